@@ -1,0 +1,35 @@
+"""Feature names and keys: the one place that says what an Example and a model hold.
+
+The ExampleGen writes the raw features, Transform turns them into the transformed
+features, and the Trainer, the serving signatures and the Evaluator read both by
+these names.
+"""
+
+# Raw features written by the image ExampleGen (one tf.train.Example per image).
+IMAGE_BYTES = "image_raw"  # the encoded file bytes, never decoded pixels
+LABEL = "label"  # int64: index of the class name in the label vocabulary
+LABEL_NAME = "label_name"  # bytes: the class name (folder name or CSV label)
+RELATIVE_PATH = "relative_path"  # bytes: path below the input base; also the split hash key
+HEIGHT = "height"
+WIDTH = "width"
+CHANNELS = "channels"  # channels as stored in the file (1 grey, 2 grey+alpha, 3 RGB, 4 RGBA)
+FORMAT = "format"  # bytes: jpeg, png, gif or bmp
+
+# Transformed features (the output of the preprocessing_fn).
+IMAGE = "image"  # float32 [height, width, channels] in [0, 1]
+
+# Serving signatures.
+SERVING_INPUT = "image_bytes"  # a name ending in _bytes makes TF Serving's REST API accept {"b64": ...}
+EXAMPLES_INPUT = "examples"
+PROBABILITIES = "probabilities"
+CLASS_ID = "class_id"
+CLASS_NAME = "class_name"
+SERVING_SIGNATURE = "serving_default"
+EXAMPLES_SIGNATURE = "serving_examples"
+
+# Files the ExampleGen writes into its Examples artifact, next to the splits.
+LABEL_VOCABULARY_FILE = "label_vocabulary.txt"
+QUARANTINE_REPORT_FILE = "quarantine_report.json"
+
+ACCEPTED_FORMATS = ("jpeg", "png", "gif", "bmp")
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")

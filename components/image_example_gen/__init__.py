@@ -1,0 +1,1 @@
+"""The image ExampleGen: a class-per-folder tree of image files -> tf.train.Examples."""

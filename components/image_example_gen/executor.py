@@ -1,0 +1,226 @@
+"""The image ExampleGen's Beam executor: read, validate, and encode each image as a tf.train.Example.
+
+Files are listed on the launcher (cheap), then read and decoded in parallel by Beam.
+Every file is decoded exactly once, to validate it; the Example keeps the original
+encoded bytes. Unreadable files go to a side output and end up, with their reason,
+in the quarantine report inside the Examples artifact.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import apache_beam as beam
+import tensorflow as tf
+from tfx.components.example_gen import base_example_gen_executor
+from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
+
+from components import features
+from components.image_example_gen import sources
+from components.image_example_gen.options import IngestOptions
+from components.image_example_gen.validation import InvalidImage, inspect_image
+
+INGEST_OPTIONS_KEY = "ingest_options"
+_QUARANTINE = "quarantine"
+_PARTS_DIR = ".quarantine_parts"
+
+
+class EmptyDataError(ValueError):
+    """The input holds no usable images for a split, or fewer than two classes."""
+
+
+def image_example(relative_path: str, class_name: str, label: int, data: bytes, info) -> tf.train.Example:
+    """The tf.train.Example for one validated image (encoded bytes, label and what validation found)."""
+
+    def _bytes(value: bytes) -> tf.train.Feature:
+        return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+    def _int(value: int) -> tf.train.Feature:
+        return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+    return tf.train.Example(
+        features=tf.train.Features(
+            feature={
+                features.IMAGE_BYTES: _bytes(data),
+                features.LABEL: _int(label),
+                features.LABEL_NAME: _bytes(class_name.encode()),
+                features.RELATIVE_PATH: _bytes(relative_path.encode()),
+                features.HEIGHT: _int(info.height),
+                features.WIDTH: _int(info.width),
+                features.CHANNELS: _int(info.channels),
+                features.FORMAT: _bytes(info.format.encode()),
+            }
+        )
+    )
+
+
+class _ReadAndValidate(beam.DoFn):
+    """(relative path, class) -> tf.train.Example, or a quarantine record with the reason."""
+
+    def __init__(self, input_base: str, label_ids: dict[str, int], max_pixels: int):
+        self._input_base = input_base
+        self._label_ids = label_ids
+        self._max_pixels = max_pixels
+        self._read = beam.metrics.Metrics.counter("visionpipe", "images_read")
+        self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
+
+    def process(self, item: tuple[str, str]):
+        relative_path, class_name = item
+        try:
+            with tf.io.gfile.GFile(os.path.join(self._input_base, relative_path), "rb") as f:
+                data = f.read()
+            info = inspect_image(data, self._max_pixels)
+        except (InvalidImage, OSError, tf.errors.OpError) as error:
+            self._quarantined.inc()
+            reason = error.message if isinstance(error, tf.errors.OpError) else str(error)
+            yield beam.pvalue.TaggedOutput(_QUARANTINE, {"path": relative_path, "reason": reason})
+            return
+        self._read.inc()
+        yield image_example(relative_path, class_name, self._label_ids[class_name], data, info)
+
+
+class Executor(base_example_gen_executor.BaseExampleGenExecutor):
+    """Lists the images, converts them with Beam, then writes the vocabulary and quarantine report."""
+
+    def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
+        examples = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.EXAMPLES_KEY]
+        )
+        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        options = IngestOptions.from_json(exec_properties.get(INGEST_OPTIONS_KEY))
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
+        )
+        listings = {
+            split.pattern: sources.list_split(input_base, split.pattern)
+            for split in input_config.splits
+        }
+        self._class_names = options.class_names or sorted(
+            {name for listing in listings.values() for _, name in listing.images}
+        )
+        if len(self._class_names) < 2:
+            raise EmptyDataError(
+                f"{input_base}: found {len(self._class_names)} class folder(s) with images "
+                f"({', '.join(self._class_names) or 'none'}); a classifier needs at least 2"
+            )
+        self._listings = listings
+        self._max_pixels = options.max_pixels
+        self._parts_dir = os.path.join(examples.uri, _PARTS_DIR)
+
+        super().Do(input_dict, output_dict, exec_properties)
+
+        quarantined = _read_parts(self._parts_dir)
+        ignored = [entry for listing in listings.values() for entry in listing.ignored]
+        split_counts = _count_splits(listings, quarantined, input_config, exec_properties)
+        report = {
+            "input_base": input_base,
+            "class_names": self._class_names,
+            "examples_per_split": split_counts,
+            "quarantined_count": len(quarantined),
+            "ignored_count": len(ignored),
+            "quarantined": sorted(quarantined, key=lambda e: e["path"]),
+            "ignored": ignored,
+        }
+        write_text(os.path.join(examples.uri, features.QUARANTINE_REPORT_FILE),
+                   json.dumps(report, indent=2))
+        write_text(os.path.join(examples.uri, features.LABEL_VOCABULARY_FILE),
+                   "".join(name + "\n" for name in self._class_names))
+        examples.set_string_custom_property("label_vocabulary", json.dumps(self._class_names))
+        examples.set_string_custom_property("examples_per_split", json.dumps(split_counts))
+        examples.set_int_custom_property("quarantined_count", len(quarantined))
+        examples.set_int_custom_property("ignored_count", len(ignored))
+        empty = [name for name, count in split_counts.items() if count == 0]
+        if empty:
+            raise EmptyDataError(
+                f"{input_base}: no readable images in split(s) {', '.join(empty)} "
+                f"({len(quarantined)} file(s) quarantined, see {features.QUARANTINE_REPORT_FILE})"
+            )
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+        executor = self
+
+        @beam.ptransform_fn
+        def _images_to_examples(pipeline, exec_properties, split_pattern):
+            listing = executor._listings[split_pattern]
+            label_ids = {name: i for i, name in enumerate(executor._class_names)}
+            unknown = sorted({name for _, name in listing.images} - set(label_ids))
+            if unknown:
+                raise EmptyDataError(
+                    f"class folder(s) {', '.join(unknown)} are not in the label vocabulary "
+                    f"{executor._class_names}"
+                )
+            results = (
+                pipeline
+                | "ListFiles" >> beam.Create(listing.images)
+                # Spread the reads over workers: Create alone keeps them on one.
+                | "Reshuffle" >> beam.Reshuffle()
+                | "ReadAndValidate" >> beam.ParDo(
+                    _ReadAndValidate(
+                        exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                        label_ids,
+                        executor._max_pixels,
+                    )
+                ).with_outputs(_QUARANTINE, main="examples")
+            )
+            part = "".join(c if c.isalnum() else "_" for c in split_pattern)
+            _ = (
+                results[_QUARANTINE]
+                | "ToJson" >> beam.Map(json.dumps)
+                | "WriteQuarantine" >> beam.io.WriteToText(os.path.join(executor._parts_dir, part))
+            )
+            return results.examples
+
+        return _images_to_examples
+
+
+def write_text(path: str, text: str) -> None:
+    """Writes a text file on any filesystem gfile knows."""
+    with tf.io.gfile.GFile(path, "w") as f:
+        f.write(text)
+
+
+def _read_parts(parts_dir: str) -> list[dict[str, str]]:
+    entries = []
+    for path in tf.io.gfile.glob(os.path.join(parts_dir, "*")):
+        with tf.io.gfile.GFile(path) as f:
+            entries.extend(json.loads(line) for line in f if line.strip())
+    if tf.io.gfile.exists(parts_dir):
+        tf.io.gfile.rmtree(parts_dir)
+    return entries
+
+
+def _count_splits(listings, quarantined, input_config, exec_properties) -> dict[str, int]:
+    """Examples per output split, without reading the written TFRecords back.
+
+    With hash splitting, TFX assigns a split from the `relative_path` feature alone,
+    so calling its own partition function on that feature gives the exact counts.
+    """
+    output_config = example_gen_pb2.Output()
+    proto_utils.json_to_proto(
+        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
+    )
+    bad = {entry["path"] for entry in quarantined}
+    good = {
+        pattern: [path for path, _ in listing.images if path not in bad]
+        for pattern, listing in listings.items()
+    }
+    split_config = output_config.split_config
+    if not split_config.splits:
+        return {split.name: len(good[split.pattern]) for split in input_config.splits}
+    buckets, total = [], 0
+    for split in split_config.splits:
+        total += split.hash_buckets
+        buckets.append(total)
+    counts = {split.name: 0 for split in split_config.splits}
+    names = [split.name for split in split_config.splits]
+    for path in next(iter(good.values())):
+        key = tf.train.Example()
+        key.features.feature[features.RELATIVE_PATH].bytes_list.value.append(path.encode())
+        counts[names[_PartitionFn(key, len(buckets), buckets, split_config)]] += 1
+    return counts

@@ -1,0 +1,88 @@
+"""Validate one encoded image: format by signature, a pixel cap, then one full decode.
+
+The full decode uses TensorFlow's own decoder, the one the transform graph uses in
+training and serving, so an image that passes here is one Transform can decode.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import dataclass
+
+import tensorflow as tf
+from PIL import Image
+
+from components.image_example_gen.options import DEFAULT_MAX_PIXELS
+
+# PIL only reads headers here; the pixel cap below is ours, so turn off PIL's own
+# DecompressionBombError, which would otherwise fire before we can name the cap.
+Image.MAX_IMAGE_PIXELS = None
+
+
+_SIGNATURES = (
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"BM", "bmp"),
+)
+
+
+class InvalidImage(ValueError):
+    """The bytes are not an image this pipeline accepts; the message says why."""
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What validation found: the stored format, size and channel count."""
+
+    format: str
+    height: int
+    width: int
+    channels: int
+
+
+def sniff_format(data: bytes) -> str | None:
+    """Returns jpeg/png/gif/bmp from the file signature, or None."""
+    for signature, name in _SIGNATURES:
+        if data.startswith(signature):
+            return name
+    return None
+
+
+def inspect_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """Validates encoded image bytes by decoding them once; raises InvalidImage with the reason."""
+    if not data:
+        raise InvalidImage("empty file (0 bytes)")
+    image_format = sniff_format(data)
+    if image_format is None:
+        raise InvalidImage("not an image: the file signature is not JPEG, PNG, GIF or BMP")
+    try:
+        with Image.open(io.BytesIO(data)) as header:  # reads the header only
+            width, height = header.size
+    except Exception as error:  # noqa: BLE001 - any PIL failure means an unreadable header
+        raise InvalidImage(f"unreadable {image_format} header: {_first_line(error)}") from None
+    if width <= 0 or height <= 0:
+        raise InvalidImage(f"{image_format} declares an empty size {width}x{height}")
+    if width * height > max_pixels:
+        raise InvalidImage(
+            f"too large: {width}x{height} = {width * height:,} pixels exceeds the cap of "
+            f"{max_pixels:,} (not decoded)"
+        )
+    try:
+        pixels = tf.io.decode_image(data, channels=0, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
+        raise InvalidImage(
+            f"corrupt or truncated {image_format}: {_first_line(error.message)}"
+        ) from None
+    decoded_height, decoded_width, channels = (int(d) for d in pixels.shape)
+    return ImageInfo(image_format, decoded_height, decoded_width, channels)
+
+
+def _first_line(error: object) -> str:
+    """The first line of an error, without TensorFlow's '{{function_node ...}}' and '[Op:...]'."""
+    lines = str(error).strip().splitlines()
+    text = lines[0] if lines else type(error).__name__
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", text)
+    return text[:200]

@@ -1,0 +1,58 @@
+"""The one preprocessing function: encoded image bytes -> float pixels in [0, 1].
+
+Transform runs `preprocessing_fn` once to build the transform graph; the Trainer's
+input pipeline and both serving signatures apply that same graph, so decoding and
+resizing cannot differ between training and serving.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import tensorflow as tf
+
+from components import features
+
+# Keys of the Transform component's custom_config.
+IMAGE_HEIGHT = "image_height"
+IMAGE_WIDTH = "image_width"
+IMAGE_CHANNELS = "image_channels"
+
+
+def decode_and_resize(encoded: tf.Tensor, height: int, width: int, channels: int) -> tf.Tensor:
+    """A batch of encoded JPEG/PNG/GIF/BMP bytes [batch] -> float32 [batch, height, width, channels]."""
+
+    def _one(image_bytes: tf.Tensor) -> tf.Tensor:
+        # First frame of an animated GIF; grey/RGBA become RGB (or grey when channels == 1).
+        image = tf.io.decode_image(image_bytes, channels=channels, expand_animations=False)
+        image = tf.image.convert_image_dtype(image, tf.float32)  # uint8 -> [0, 1]
+        image = tf.image.resize(image, [height, width], antialias=True)
+        # Round to 8-bit levels: the Trainer caches decoded images as uint8, and with the
+        # rounding in the graph that cache is exact, so training sees what serving sees.
+        return tf.round(tf.clip_by_value(image, 0.0, 1.0) * 255.0) / 255.0
+
+    return tf.map_fn(
+        _one,
+        encoded,
+        fn_output_signature=tf.TensorSpec([height, width, channels], tf.float32),
+    )
+
+
+def _dense_vector(tensor: tf.Tensor | tf.SparseTensor, default: Any) -> tf.Tensor:
+    """A [batch, 1] dense or sparse feature -> a [batch] dense tensor."""
+    if isinstance(tensor, tf.SparseTensor):
+        tensor = tf.sparse.to_dense(tensor, default_value=default)
+    return tf.reshape(tensor, [-1])
+
+
+def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, Any]:
+    """TFT preprocessing_fn: decode and resize the image; pass the label through when present."""
+    height = int(custom_config[IMAGE_HEIGHT])
+    width = int(custom_config[IMAGE_WIDTH])
+    channels = int(custom_config.get(IMAGE_CHANNELS, 3))
+    image_bytes = _dense_vector(inputs[features.IMAGE_BYTES], b"")
+    outputs = {features.IMAGE: decode_and_resize(image_bytes, height, width, channels)}
+    # The serving graph has no label: emitting it only when present lets TFT prune it.
+    if features.LABEL in inputs:
+        outputs[features.LABEL] = _dense_vector(inputs[features.LABEL], -1)
+    return outputs

@@ -1,0 +1,33 @@
+"""What every model shares: the output layer and the loss, chosen from the number of classes."""
+
+from __future__ import annotations
+
+import tf_keras as keras
+
+from components.trainer.hparams import TrainingConfig
+
+
+def is_binary(num_classes: int) -> bool:
+    """Two classes get one sigmoid unit; more get a softmax over all of them."""
+    return num_classes == 2
+
+
+def output_layer(num_classes: int) -> keras.layers.Layer:
+    """Dense(1, sigmoid) for 2 classes, Dense(N, softmax) for N > 2: never more units than classes."""
+    if is_binary(num_classes):
+        return keras.layers.Dense(1, activation="sigmoid", name="output")
+    return keras.layers.Dense(num_classes, activation="softmax", name="output")
+
+
+def compile_classifier(model: keras.Model, config: TrainingConfig, num_classes: int) -> keras.Model:
+    """Compiles with the matching loss and accuracy metric and the configured optimizer."""
+    optimizer = keras.optimizers.get(
+        {"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}
+    )
+    if is_binary(num_classes):
+        loss, metric = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
+    else:
+        loss = "sparse_categorical_crossentropy"
+        metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
+    model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
+    return model

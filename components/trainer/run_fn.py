@@ -1,0 +1,94 @@
+"""The TFX Trainer's entry point: build the chosen model, train it, export it for serving."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from components import features
+from components.trainer import input_pipeline
+from components.trainer.hparams import TrainingConfig
+from components.trainer.models import build_model
+from components.trainer.signatures import export_serving_model
+
+progress = logging.getLogger("visionpipe.progress")
+
+HISTORY_FILE = "history.json"
+
+
+def read_label_vocabulary(train_files: list[str]) -> list[str]:
+    """The class names the ExampleGen wrote beside its splits.
+
+    TFX's FnArgs has the split file patterns (`<examples>/Split-train/*`) but not the
+    Examples artifact itself, so the artifact folder is two levels up.
+    """
+    examples_dir = os.path.dirname(os.path.dirname(train_files[0]))
+    path = os.path.join(examples_dir, features.LABEL_VOCABULARY_FILE)
+    with tf.io.gfile.GFile(path) as f:
+        return [line.rstrip("\n") for line in f if line.strip()]
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """One progress line per epoch: the losses and accuracies, training and validation."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self._epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = " ".join(f"{k}={v:.4f}" for k, v in sorted((logs or {}).items()))
+        progress.info("epoch %d/%d %s", epoch + 1, self._epochs, shown)
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    """Trains the model named in custom_config and exports it to fn_args.serving_model_dir."""
+    config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    keras.utils.set_random_seed(config.seed)
+    class_names = read_label_vocabulary(fn_args.train_files)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    image_spec = tf_transform_output.raw_feature_spec()[features.IMAGE_BYTES]
+    if not isinstance(image_spec, tf.io.FixedLenFeature):
+        raise ValueError(
+            f"the schema must give '{features.IMAGE_BYTES}' a fixed shape of [1] "
+            f"(got {image_spec}); use SchemaGen(infer_feature_shape=True) or a curated schema"
+        )
+
+    train_images = input_pipeline.decoded_images(fn_args.train_files, tf_transform_output)
+    eval_images = input_pipeline.decoded_images(fn_args.eval_files, tf_transform_output)
+    steps_per_epoch = config.steps_per_epoch or fn_args.train_steps or None
+    train_batches = input_pipeline.training_batches(
+        train_images, config.batch_size, repeat=steps_per_epoch is not None, seed=config.seed
+    )
+    eval_batches = input_pipeline.evaluation_batches(eval_images, config.batch_size)
+
+    model = build_model(config, len(class_names))
+    progress.info(
+        "training %s on %d classes for up to %d epochs", config.model, len(class_names),
+        config.epochs,
+    )
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience,
+            restore_best_weights=True,
+        ),
+        keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
+        EpochLogger(config.epochs),
+    ]
+    history = model.fit(
+        train_batches,
+        validation_data=eval_batches,
+        epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
+        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f)
+
+    export_serving_model(model, tf_transform_output, class_names, fn_args.serving_model_dir)

@@ -1,0 +1,68 @@
+"""The exported SavedModel: the trained model behind the transform graph, with two signatures.
+
+- serving_default(image_bytes: string[batch]) takes encoded images (TF Serving's REST API
+  accepts them as {"b64": ...} because the input name ends in _bytes);
+- serving_examples(examples: string[batch]) takes serialized tf.Examples (what TFMA feeds).
+Both return probabilities [batch, classes], class_id [batch] and class_name [batch].
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+
+from components import features
+from components.trainer.models.heads import is_binary
+
+
+def export_serving_model(
+    model: keras.Model,
+    tf_transform_output: tft.TFTransformOutput,
+    class_names: list[str],
+    export_dir: str,
+) -> None:
+    """Saves model + transform graph + label vocabulary as a SavedModel with both signatures."""
+    model.tft_layer = tf_transform_output.transform_features_layer()
+    vocabulary_file = os.path.join(tempfile.mkdtemp(), features.LABEL_VOCABULARY_FILE)
+    with open(vocabulary_file, "w") as f:
+        f.writelines(name + "\n" for name in class_names)
+    # Tracked as an asset so the vocabulary file travels inside the SavedModel's assets/.
+    model.label_vocabulary = tf.saved_model.Asset(vocabulary_file)
+    names = tf.constant(class_names)
+    binary = is_binary(len(class_names))
+    image_spec = {
+        features.IMAGE_BYTES: tf_transform_output.raw_feature_spec()[features.IMAGE_BYTES]
+    }
+
+    def _classify(raw: dict[str, tf.Tensor]) -> dict[str, tf.Tensor]:
+        images = model.tft_layer(raw)[features.IMAGE]
+        scores = model(images, training=False)
+        # One sigmoid unit -> [p(class 0), p(class 1)], so clients always get one column per class.
+        probabilities = tf.concat([1.0 - scores, scores], axis=-1) if binary else scores
+        class_id = tf.argmax(probabilities, axis=-1)
+        return {
+            features.PROBABILITIES: probabilities,
+            features.CLASS_ID: class_id,
+            features.CLASS_NAME: tf.gather(names, class_id),
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.SERVING_INPUT)])
+    def serve_image_bytes(image_bytes):
+        return _classify({features.IMAGE_BYTES: tf.reshape(image_bytes, [-1, 1])})
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.EXAMPLES_INPUT)])
+    def serve_examples(examples):
+        return _classify(tf.io.parse_example(examples, image_spec))
+
+    model.save(
+        export_dir,
+        save_format="tf",
+        signatures={
+            features.SERVING_SIGNATURE: serve_image_bytes,
+            features.EXAMPLES_SIGNATURE: serve_examples,
+        },
+    )

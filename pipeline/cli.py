@@ -1,0 +1,125 @@
+"""The `visionpipe` command: run the pipeline, make demo data."""
+
+import os
+
+# Must precede every TensorFlow import: TFX 1.16 needs tf.keras to be Keras 2 (tf-keras).
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # hides CUDA plugin noise on CPU machines
+
+import argparse  # noqa: E402
+import sys  # noqa: E402
+import warnings  # noqa: E402
+
+EXIT_FAILED = 1
+EXIT_NOT_BLESSED = 3
+
+
+def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    from pipeline.config import DEFAULT_BEAM_ARGS, PipelineConfig
+
+    defaults = PipelineConfig(data="")
+    parser.add_argument("--data", required=True,
+                        help="folder with one sub-folder of images per class (optionally "
+                             "inside train/ and eval/ or validation/ or test/)")
+    parser.add_argument("--name", default=defaults.name, help="model name (names the run folder "
+                        "and the TF Serving model)")
+    parser.add_argument("--output", default=defaults.output,
+                        help="output folder: <output>/<name>/ for the run, "
+                             "<output>/serving/<name>/<version>/ for pushed models")
+    parser.add_argument("--model", default=defaults.model, help="trainer module (scratch)")
+    parser.add_argument("--image-size", type=int, default=defaults.image_size,
+                        help="images are resized to SIZE x SIZE")
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=defaults.channels,
+                        help="3 for RGB, 1 for grey")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--optimizer", default=defaults.optimizer,
+                        help="any tf-keras optimizer name (rmsprop, adam, sgd, ...)")
+    parser.add_argument("--patience", type=int, default=defaults.early_stopping_patience,
+                        help="early stopping: epochs without a better validation loss")
+    parser.add_argument("--steps-per-epoch", type=int, default=None,
+                        help="cap the training steps per epoch (default: one pass over the data)")
+    parser.add_argument("--split-ratio", type=float, default=defaults.train_fraction,
+                        help="fraction of images for training when the data has no split folders")
+    parser.add_argument("--min-accuracy", type=float, default=defaults.min_accuracy,
+                        help="the Evaluator blesses (and the Pusher pushes) only at or above this")
+    parser.add_argument("--schema", default=None,
+                        help="a curated schema .pbtxt to validate against (default: infer one)")
+    parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
+                        help="images declaring more pixels are quarantined without decoding")
+    parser.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
+                        help="extra Beam pipeline argument, repeatable, e.g. "
+                             "--beam-arg=--direct_num_workers=2")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="re-run every component even when its inputs did not change")
+    parser.set_defaults(default_beam_args=DEFAULT_BEAM_ARGS)
+
+
+def _config_from(args: argparse.Namespace):
+    from pipeline.config import PipelineConfig
+
+    return PipelineConfig(
+        data=args.data, name=args.name, output=args.output, model=args.model,
+        image_size=args.image_size, channels=args.channels, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, optimizer=args.optimizer,
+        early_stopping_patience=args.patience, steps_per_epoch=args.steps_per_epoch,
+        train_fraction=args.split_ratio, min_accuracy=args.min_accuracy, schema=args.schema,
+        max_pixels=args.max_pixels, beam_args=(*args.default_beam_args, *args.beam_arg),
+        enable_cache=not args.no_cache,
+    )
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pipeline.local_runner import RunFailed, run_pipeline
+    from pipeline.summary import format_table
+
+    try:
+        config = _config_from(args)
+        summary = run_pipeline(config)
+    except (RunFailed, ValueError) as error:
+        print(f"visionpipe: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(format_table(summary))
+    if summary.get("pushed_to"):
+        print(f"Pushed model: {summary['pushed_to']}")
+        return 0
+    reasons = "; ".join(summary.get("failed_thresholds", [])) or "see the summary"
+    print(f"visionpipe: model not blessed, nothing pushed ({reasons})", file=sys.stderr)
+    return EXIT_NOT_BLESSED
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from pipeline.demo_data import make_demo_data
+
+    root = make_demo_data(args.dir, images_per_class=args.images_per_class, seed=args.seed)
+    print(f"Demo data written to {root}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's argument parser, one sub-command per job."""
+    parser = argparse.ArgumentParser(
+        prog="visionpipe", description="Image classification pipeline on TFX."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="run the whole pipeline locally")
+    _add_run_arguments(run)
+    run.set_defaults(handler=_run)
+    demo = commands.add_parser("demo-data", help="write the built-in demo image folders")
+    demo.add_argument("dir")
+    demo.add_argument("--images-per-class", type=int, default=300)
+    demo.add_argument("--seed", type=int, default=0)
+    demo.set_defaults(handler=_demo_data)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the visionpipe console script."""
+    warnings.filterwarnings("ignore", category=FutureWarning)  # google-cloud on Python 3.10
+    args = build_parser().parse_args(argv)
+    return args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The one configuration of a run: a dataclass built from the CLI, passed down, never re-read."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+
+from components.image_example_gen.options import DEFAULT_MAX_PIXELS, IngestOptions
+from components.trainer.hparams import TrainingConfig
+
+# Beam's DirectRunner in 2.74 first tries to download its Prism runner; FnApiRunner never does.
+DEFAULT_BEAM_ARGS = ("--runner=FnApiRunner",)
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+    """Everything a run needs: data, names and paths, model and hyper-parameters, gates."""
+
+    data: str
+    name: str = "visionpipe"
+    output: str = "runs"
+    model: str = "scratch"
+    image_size: int = 150
+    channels: int = 3
+    epochs: int = 15
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    optimizer: str = "rmsprop"
+    early_stopping_patience: int = 3
+    steps_per_epoch: int | None = None
+    train_fraction: float = 0.8
+    min_accuracy: float = 0.6
+    schema: str | None = None
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    beam_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    enable_cache: bool = True
+
+    def __post_init__(self) -> None:
+        if not NAME_PATTERN.match(self.name):
+            raise ValueError(
+                f"--name {self.name!r}: use letters, digits, '.', '_' or '-' (it names a folder "
+                "and a TF Serving model)"
+            )
+        if not 0.0 <= self.min_accuracy <= 1.0:
+            raise ValueError(f"--min-accuracy must be between 0 and 1, got {self.min_accuracy}")
+        if not 0.0 < self.train_fraction < 1.0:
+            raise ValueError(f"--split-ratio must be between 0 and 1, got {self.train_fraction}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"--channels must be 1 or 3, got {self.channels}")
+        for name in ("image_size", "epochs", "batch_size"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+
+    # Where things go: <output>/<name>/ for the run, <output>/serving/<name>/ for TF Serving.
+    @property
+    def run_dir(self) -> str:
+        return os.path.join(self.output, self.name)
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.run_dir, "artifacts")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.run_dir, "metadata.sqlite")
+
+    @property
+    def serving_model_dir(self) -> str:
+        """The TF Serving model base path: versions are pushed below it."""
+        return os.path.join(self.output, "serving", self.name)
+
+    def training(self) -> TrainingConfig:
+        """The Trainer's share of the configuration."""
+        return TrainingConfig(
+            model=self.model,
+            image_height=self.image_size,
+            image_width=self.image_size,
+            image_channels=self.channels,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            optimizer=self.optimizer,
+            early_stopping_patience=self.early_stopping_patience,
+            steps_per_epoch=self.steps_per_epoch,
+        )
+
+    def ingest(self, class_names: list[str] | None = None) -> IngestOptions:
+        """The ExampleGen's share of the configuration."""
+        return IngestOptions(class_names=tuple(class_names or ()), max_pixels=self.max_pixels)

@@ -1,0 +1,98 @@
+"""The pipeline's DAG, wiring only: ExampleGen -> ... -> Pusher.
+
+The same create_pipeline is run by the local runner and compiled for Kubeflow.
+"""
+
+from __future__ import annotations
+
+from tfx import v1 as tfx
+
+from components import preprocessing
+from components.anomaly_gate import AnomalyGate
+from components.evaluation import eval_config
+from components.image_example_gen.component import ImageExampleGen
+from pipeline.config import PipelineConfig
+
+PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
+RUN_FN = "components.trainer.run_fn.run_fn"
+
+
+def create_pipeline(
+    config: PipelineConfig,
+    class_names: list[str],
+    split_folders: dict[str, str] | None = None,
+    metadata_connection_config=None,
+) -> tfx.dsl.Pipeline:
+    """The TFX pipeline for one data set; class_names fix the label ids and per-class metrics."""
+    example_gen = ImageExampleGen(
+        input_base=config.data,
+        split_folders=split_folders,
+        train_fraction=config.train_fraction,
+        options=config.ingest(class_names),
+    )
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    if config.schema:
+        schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
+    else:
+        schema_gen = tfx.components.SchemaGen(
+            statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
+        )
+    example_validator = tfx.components.ExampleValidator(
+        statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
+    )
+    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"])
+
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn=PREPROCESSING_FN,
+        custom_config={
+            preprocessing.IMAGE_HEIGHT: config.image_size,
+            preprocessing.IMAGE_WIDTH: config.image_size,
+            preprocessing.IMAGE_CHANNELS: config.channels,
+        },
+        # Float images on disk would be many times the encoded bytes (tfx#2207): the
+        # Trainer applies the transform graph in its tf.data input instead.
+        materialize=False,
+        disable_statistics=True,
+    )
+    transform.add_upstream_node(anomaly_gate)
+
+    trainer = tfx.components.Trainer(
+        run_fn=RUN_FN,
+        examples=example_gen.outputs["examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        custom_config=config.training().to_custom_config(),
+    )
+    latest_blessed_model = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=latest_blessed_model.outputs["model"],
+        eval_config=eval_config(class_names, config.min_accuracy),
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(
+                base_directory=config.serving_model_dir
+            )
+        ),
+    )
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.name,
+        pipeline_root=config.pipeline_root,
+        components=[
+            example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
+            transform, trainer, latest_blessed_model, evaluator, pusher,
+        ],
+        enable_cache=config.enable_cache,
+        metadata_connection_config=metadata_connection_config,
+        beam_pipeline_args=list(config.beam_args),
+    )

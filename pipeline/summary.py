@@ -1,0 +1,123 @@
+"""What a run produced, read back from ML Metadata: counts, quarantine, metrics, blessing, push."""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import tensorflow_model_analysis as tfma
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tabulate import tabulate
+
+from components import features
+
+SUMMARY_FILE = "summary.json"
+
+
+def _custom(artifact: metadata_store_pb2.Artifact, key: str) -> Any:
+    if key not in artifact.custom_properties:
+        return None
+    value = artifact.custom_properties[key]
+    return {"int_value": value.int_value, "string_value": value.string_value,
+            "double_value": value.double_value}.get(value.WhichOneof("value"))
+
+
+def latest_run_outputs(metadata_path: str) -> dict[str, metadata_store_pb2.Artifact]:
+    """The artifacts (fresh or cached) of the newest pipeline run, by artifact type name."""
+    connection = metadata_store_pb2.ConnectionConfig()
+    connection.sqlite.filename_uri = metadata_path
+    connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    store = metadata_store.MetadataStore(connection)
+    runs = store.get_contexts_by_type("pipeline_run")
+    if not runs:
+        return {}
+    run = max(runs, key=lambda c: (c.create_time_since_epoch, c.id))
+    executions = store.get_executions_by_context(run.id)
+    events = store.get_events_by_execution_ids([e.id for e in executions])
+    output_ids = sorted({e.artifact_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT})
+    type_names = {t.id: t.name for t in store.get_artifact_types()}
+    outputs = {}
+    for artifact in store.get_artifacts_by_id(output_ids):
+        outputs[type_names[artifact.type_id]] = artifact
+    return outputs
+
+
+def _overall_metrics(evaluation_uri: str) -> dict[str, float]:
+    metrics = {}
+    for per_slice in tfma.load_metrics(evaluation_uri):
+        if per_slice.slice_key.single_slice_keys:
+            continue
+        for key_and_value in per_slice.metric_keys_and_values:
+            key = key_and_value.key
+            if key.is_diff or key.model_name not in ("", "candidate"):
+                continue
+            if key_and_value.value.HasField("double_value"):
+                metrics[key.name] = round(key_and_value.value.double_value.value, 4)
+    return metrics
+
+
+def _validation_failures(evaluation_uri: str) -> list[str]:
+    result = tfma.load_validation_result(evaluation_uri)
+    failures = []
+    for per_slice in result.metric_validations_per_slice:
+        for failure in per_slice.failures:
+            threshold = failure.metric_threshold
+            bound = ""
+            if threshold.HasField("value_threshold"):
+                bound = f" (lower bound {threshold.value_threshold.lower_bound.value})"
+            elif threshold.HasField("change_threshold"):
+                bound = " (worse than the latest blessed model)"
+            failures.append(
+                f"{failure.metric_key.name} = {failure.metric_value.double_value.value:.4f}{bound}"
+            )
+    return failures
+
+
+def collect_summary(metadata_path: str) -> dict[str, Any]:
+    """The facts of the newest run: examples per split, quarantine, metrics, blessing, push."""
+    outputs = latest_run_outputs(metadata_path)
+    summary: dict[str, Any] = {}
+    examples = outputs.get("Examples")
+    if examples is not None:
+        summary["class_names"] = json.loads(_custom(examples, "label_vocabulary") or "[]")
+        summary["examples_per_split"] = json.loads(_custom(examples, "examples_per_split") or "{}")
+        summary["quarantined"] = _custom(examples, "quarantined_count")
+        summary["ignored"] = _custom(examples, "ignored_count")
+        summary["quarantine_report"] = os.path.join(examples.uri, features.QUARANTINE_REPORT_FILE)
+    evaluation = outputs.get("ModelEvaluation")
+    if evaluation is not None:
+        summary["metrics"] = _overall_metrics(evaluation.uri)
+        summary["failed_thresholds"] = _validation_failures(evaluation.uri)
+    blessing = outputs.get("ModelBlessing")
+    if blessing is not None:
+        summary["blessed"] = bool(_custom(blessing, "blessed"))
+    model = outputs.get("Model")
+    if model is not None:
+        summary["model"] = model.uri
+    pushed = outputs.get("PushedModel")
+    if pushed is not None and _custom(pushed, "pushed"):
+        summary["pushed_to"] = _custom(pushed, "pushed_destination")
+    else:
+        summary["pushed_to"] = None
+    return summary
+
+
+def format_table(summary: dict[str, Any]) -> str:
+    """The summary as a two-column table for the console."""
+    rows = [("run", summary.get("run_dir", ""))]
+    for split, count in summary.get("examples_per_split", {}).items():
+        rows.append((f"examples ({split})", count))
+    rows.append(("classes", ", ".join(summary.get("class_names", []))))
+    rows.append(("quarantined files", summary.get("quarantined")))
+    rows.append(("ignored files", summary.get("ignored")))
+    for name, value in sorted(summary.get("metrics", {}).items()):
+        rows.append((name, value))
+    rows.append(("blessed", summary.get("blessed")))
+    for failure in summary.get("failed_thresholds", []):
+        rows.append(("failed threshold", failure))
+    rows.append(("pushed to", summary.get("pushed_to") or "nothing pushed"))
+    for component, seconds in summary.get("component_seconds", {}).items():
+        rows.append((f"seconds: {component}", seconds))
+    return tabulate(rows, tablefmt="simple_outline")
