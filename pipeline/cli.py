@@ -97,6 +97,18 @@ def _demo_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schema_export(args: argparse.Namespace) -> int:
+    from pipeline.schema_export import export_schema
+
+    try:
+        source = export_schema(args.run_dir, args.output)
+    except FileNotFoundError as error:
+        print(f"visionpipe: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Wrote {args.output} (from {source}); curate it, then pass it with --schema")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser, one sub-command per job."""
     parser = argparse.ArgumentParser(
@@ -111,6 +123,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--images-per-class", type=int, default=300)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo_data)
+    schema = commands.add_parser("schema", help="work with curated schemas")
+    schema_commands = schema.add_subparsers(dest="schema_command", required=True)
+    export = schema_commands.add_parser(
+        "export", help="write a run's inferred schema as the starting point for curation")
+    export.add_argument("run_dir", help="the run folder, <output>/<name>")
+    export.add_argument("--output", required=True, help="where to write the .pbtxt")
+    export.set_defaults(handler=_schema_export)
     return parser
 
 

@@ -1,0 +1,52 @@
+"""Shared test helpers: images made on the fly, and one real pipeline run shared by the e2e tests."""
+
+import os
+
+# Before any TensorFlow import (the Makefile exports it too): tf.keras must be Keras 2.
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import io  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from PIL import Image  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def image_bytes(fmt: str = "JPEG", mode: str = "RGB", size=(40, 30), seed: int = 0) -> bytes:
+    """An encoded random image (size is width x height)."""
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels, "RGB").convert(mode).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """Runs `visionpipe ARGS` as a user would, in a fresh Python process."""
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory):
+    """One real local run on generated demo data, shared by the tests that need a pushed model."""
+    from pipeline.demo_data import make_demo_data
+
+    root = tmp_path_factory.mktemp("e2e")
+    data = make_demo_data(root / "data", images_per_class=300, seed=1)
+    output = root / "runs"
+    result = run_cli(
+        "run", "--data", str(data), "--name", "shapes", "--output", str(output),
+        "--image-size", "64", "--epochs", "20", "--patience", "4",
+        "--schema", str(REPO / "schemas" / "demo.pbtxt"),
+    )
+    return {"root": root, "data": data, "output": output, "result": result}

@@ -1,0 +1,44 @@
+"""Bad input: a clear one-line error, a non-zero exit, and nothing pushed."""
+
+from conftest import image_bytes, run_cli
+
+
+def _assert_clear_failure(result, output, expected):
+    assert result.returncode == 1, result.stdout + result.stderr
+    message = [line for line in result.stderr.splitlines() if line.startswith("visionpipe:")]
+    assert len(message) == 1 and expected in message[0], result.stderr
+    assert not (output / "serving").exists()
+
+
+def test_missing_path(tmp_path):
+    result = run_cli("run", "--data", str(tmp_path / "nope"), "--output", str(tmp_path / "o"))
+    _assert_clear_failure(result, tmp_path / "o", "no such folder")
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / "data").mkdir()
+    result = run_cli("run", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "o"))
+    _assert_clear_failure(result, tmp_path / "o", "no images found")
+
+
+def test_one_class_only(tmp_path):
+    (tmp_path / "data" / "cat").mkdir(parents=True)
+    (tmp_path / "data" / "cat" / "1.jpg").write_bytes(image_bytes())
+    result = run_cli("run", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "o"))
+    _assert_clear_failure(result, tmp_path / "o", "only one class")
+
+
+def test_folder_of_only_corrupt_files(tmp_path):
+    for cls in ("cat", "dog"):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        (tmp_path / "data" / cls / "zero.jpg").write_bytes(b"")
+        (tmp_path / "data" / cls / "half.jpg").write_bytes(image_bytes()[:200])
+    result = run_cli("run", "--data", str(tmp_path / "data"), "--output", str(tmp_path / "o"))
+    _assert_clear_failure(result, tmp_path / "o", "no readable images")
+    assert "4 file(s) quarantined" in result.stderr
+
+
+def test_bad_option_is_rejected_before_running(tmp_path):
+    result = run_cli("run", "--data", str(tmp_path), "--output", str(tmp_path / "o"),
+                     "--min-accuracy", "1.5")
+    _assert_clear_failure(result, tmp_path / "o", "--min-accuracy")

@@ -1,0 +1,156 @@
+"""The image ExampleGen executor on a real temporary tree, on real Beam."""
+
+import json
+import os
+
+import pytest
+import tensorflow as tf
+from conftest import image_bytes
+from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from components import features
+from components.image_example_gen import sources
+from components.image_example_gen.component import split_configs
+from components.image_example_gen.executor import EmptyDataError, Executor
+from components.image_example_gen.options import IngestOptions
+
+
+def _write(path, data: bytes):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+@pytest.fixture
+def messy_tree(tmp_path):
+    """Two classes with every kind of file the ExampleGen must handle."""
+    root = tmp_path / "data"
+    for i in range(12):
+        _write(root / "cat" / f"cat_{i}.jpg", image_bytes("JPEG", seed=i))
+        _write(root / "dog" / f"dog_{i}.png", image_bytes("PNG", seed=100 + i))
+    _write(root / "cat" / "rgba.png", image_bytes("PNG", "RGBA"))
+    _write(root / "cat" / "grey.jpg", image_bytes("JPEG", "L"))
+    _write(root / "cat" / "UPPER.JPEG", image_bytes("JPEG", seed=7))
+    _write(root / "dog" / "nested" / "deeper" / "pup.Png", image_bytes("PNG", seed=8))
+    _write(root / "dog" / "anim.gif", image_bytes("GIF", "P"))
+    _write(root / "dog" / "zero.jpg", b"")
+    truncated = image_bytes("JPEG", seed=9)
+    _write(root / "cat" / "truncated.jpg", truncated[: len(truncated) // 2])
+    _write(root / "dog" / "text.jpg", b"not an image")
+    _write(root / "dog" / "notes.txt", b"a note")
+    _write(root / "cat" / ".DS_Store", b"\x00")
+    _write(root / "README.md", b"# data")
+    return root
+
+
+def run_executor(input_base, output_dir, split_folders=None, class_names=()):
+    input_config, output_config = split_configs(split_folders, 0.8)
+    examples = standard_artifacts.Examples()
+    examples.uri = str(output_dir)
+    exec_properties = {
+        "input_base": str(input_base),
+        "input_config": proto_utils.proto_to_json(input_config),
+        "output_config": proto_utils.proto_to_json(output_config),
+        "output_data_format": 6,  # FORMAT_TF_EXAMPLE
+        "output_file_format": 5,  # FORMAT_TFRECORDS_GZIP
+        "ingest_options": IngestOptions(class_names=tuple(class_names)).to_json(),
+    }
+    context = BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner"])
+    Executor(context).Do({}, {"examples": [examples]}, exec_properties)
+    return examples
+
+
+def read_split(examples_dir, split):
+    files = tf.io.gfile.glob(os.path.join(examples_dir, f"Split-{split}", "*"))
+    return [tf.train.Example.FromString(r.numpy())
+            for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def _feature(example, key):
+    feature = example.features.feature[key]
+    values = feature.bytes_list.value or feature.int64_list.value
+    return values[0]
+
+
+def test_messy_tree_becomes_examples_quarantine_and_vocabulary(messy_tree, tmp_path):
+    output = tmp_path / "examples"
+    artifact = run_executor(messy_tree, output)
+
+    examples = read_split(output, "train") + read_split(output, "eval")
+    paths = {_feature(e, features.RELATIVE_PATH).decode(): e for e in examples}
+    assert len(examples) == 12 + 12 + 5  # the good ones, nested and upper-case included
+    assert "dog/nested/deeper/pup.Png" in paths and "cat/UPPER.JPEG" in paths
+    rgba = paths["cat/rgba.png"]
+    assert _feature(rgba, features.CHANNELS) == 4
+    assert _feature(rgba, features.FORMAT) == b"png"
+    assert _feature(paths["cat/grey.jpg"], features.CHANNELS) == 1
+    assert _feature(paths["dog/anim.gif"], features.FORMAT) == b"gif"
+    # Encoded bytes are kept as they were in the file, never decoded pixels.
+    assert _feature(paths["cat/cat_0.jpg"], features.IMAGE_BYTES) == image_bytes("JPEG", seed=0)
+    assert {_feature(e, features.LABEL) for e in examples if
+            _feature(e, features.LABEL_NAME) == b"dog"} == {1}
+
+    report = json.loads((output / features.QUARANTINE_REPORT_FILE).read_text())
+    reasons = {entry["path"]: entry["reason"] for entry in report["quarantined"]}
+    assert set(reasons) == {"dog/zero.jpg", "cat/truncated.jpg", "dog/text.jpg"}
+    assert "empty" in reasons["dog/zero.jpg"]
+    assert "truncated" in reasons["cat/truncated.jpg"]
+    assert "not an image" in reasons["dog/text.jpg"]
+    ignored = {entry["path"] for entry in report["ignored"]}
+    assert ignored == {"dog/notes.txt", "cat/.DS_Store", "README.md"}
+    assert report["quarantined_count"] == 3
+    assert sum(report["examples_per_split"].values()) == len(examples)
+    assert report["examples_per_split"]["train"] == len(read_split(output, "train"))
+
+    assert (output / features.LABEL_VOCABULARY_FILE).read_text() == "cat\ndog\n"
+    assert artifact.get_int_custom_property("quarantined_count") == 3
+
+
+def test_hash_split_is_deterministic_and_near_the_ratio(messy_tree, tmp_path):
+    first = run_executor(messy_tree, tmp_path / "a")
+    second = run_executor(messy_tree, tmp_path / "b")
+    names = lambda uri, split: sorted(  # noqa: E731
+        _feature(e, features.RELATIVE_PATH) for e in read_split(uri, split))
+    assert names(first.uri, "eval") == names(second.uri, "eval")
+    assert 0 < len(names(first.uri, "eval")) < len(names(first.uri, "train"))
+
+
+def test_users_own_split_folders_are_used(tmp_path):
+    root = tmp_path / "data"
+    for split, count in (("train", 6), ("validation", 3)):
+        for cls in ("a", "b"):
+            for i in range(count):
+                _write(root / split / cls / f"{i}.jpg", image_bytes(seed=i))
+    split_folders = sources.find_split_folders(str(root))
+    assert split_folders == {"train": "train", "eval": "validation"}
+    run_executor(root, tmp_path / "out", split_folders)
+    eval_paths = {_feature(e, features.RELATIVE_PATH).decode()
+                  for e in read_split(tmp_path / "out", "eval")}
+    assert len(eval_paths) == 6 and all(p.startswith("validation/") for p in eval_paths)
+    assert len(read_split(tmp_path / "out", "train")) == 12
+
+
+def test_only_corrupt_files_is_a_clear_error(tmp_path):
+    root = tmp_path / "data"
+    _write(root / "a" / "x.jpg", b"")
+    _write(root / "b" / "y.jpg", b"junk")
+    with pytest.raises(EmptyDataError, match="no readable images"):
+        run_executor(root, tmp_path / "out", class_names=("a", "b"))
+
+
+def test_symlink_loop_is_reported_not_followed_forever(tmp_path):
+    root = tmp_path / "data"
+    _write(root / "a" / "1.jpg", image_bytes())
+    os.symlink(root / "a", root / "a" / "loop")
+    listing = sources.list_split(str(root), sources.WHOLE_TREE)
+    assert listing.images == [("a/1.jpg", "a")]
+    assert any("symlink loop" in entry["reason"] for entry in listing.ignored)
+
+
+def test_fingerprint_sees_changes_in_nested_folders(tmp_path):
+    root = tmp_path / "data"
+    _write(root / "a" / "deep" / "1.jpg", image_bytes(seed=1))
+    before = sources.tree_fingerprint(str(root), [sources.WHOLE_TREE])
+    _write(root / "a" / "deep" / "2.jpg", image_bytes(seed=2))
+    assert sources.tree_fingerprint(str(root), [sources.WHOLE_TREE]) != before
