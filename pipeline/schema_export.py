@@ -20,11 +20,25 @@ def export_schema(run_dir: str, output: str) -> str:
     connection = metadata_store_pb2.ConnectionConfig()
     connection.sqlite.filename_uri = metadata_path
     connection.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    schemas = metadata_store.MetadataStore(connection).get_artifacts_by_type("Schema")
+    store = metadata_store.MetadataStore(connection)
+    schemas = [s for s in store.get_artifacts_by_type("Schema") if _inferred(store, s.id)]
     if not schemas:
-        raise FileNotFoundError(f"{run_dir}: the run has no schema yet (did SchemaGen run?)")
+        raise FileNotFoundError(
+            f"{run_dir}: no inferred schema here (runs with --schema import theirs; run once "
+            "without --schema to infer one)")
     newest = max(schemas, key=lambda a: (a.create_time_since_epoch, a.id))
     source = os.path.join(newest.uri, SCHEMA_FILE)
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     shutil.copyfile(source, output)
     return source
+
+
+def _inferred(store: metadata_store.MetadataStore, artifact_id: int) -> bool:
+    """True when SchemaGen produced the artifact (not ImportSchemaGen)."""
+    events = store.get_events_by_artifact_ids([artifact_id])
+    producers = [e.execution_id for e in events if e.type == metadata_store_pb2.Event.OUTPUT]
+    type_names = {t.id: t.name for t in store.get_execution_types()}
+    return any(
+        type_names[execution.type_id].endswith(".SchemaGen")
+        for execution in store.get_executions_by_id(producers)
+    )
