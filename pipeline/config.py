@@ -10,7 +10,10 @@ from components.image_example_gen.options import DEFAULT_MAX_PIXELS, IngestOptio
 from components.trainer.hparams import TrainingConfig
 
 # Beam's DirectRunner in 2.74 first tries to download its Prism runner; FnApiRunner never does.
-DEFAULT_BEAM_ARGS = ("--runner=FnApiRunner",)
+# Without a dependency flag, TFX builds an sdist of itself before every Beam component
+# (about 2 s each) to ship to remote workers; local workers share this environment and
+# ignore the container image, which is named here only to skip that build.
+DEFAULT_BEAM_ARGS = ("--runner=FnApiRunner", "--sdk_container_image=visionpipe-local")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 

@@ -69,7 +69,7 @@ def test_run_pushes_a_blessed_model_that_classifies_new_jpeg_and_png(demo_run):
         truth.append(shape)
     answer = _classify(versions[0], encoded)
     assert answer["signatures"] == ["serving_default", "serving_examples"]
-    correct = [p == t for p, t in zip(answer["class_name"], truth)]
+    correct = [p == t for p, t in zip(answer["class_name"], truth, strict=True)]
     jpeg_accuracy = np.mean(correct[1::2])
     png_accuracy = np.mean(correct[0::2])
     assert jpeg_accuracy >= 0.6 and png_accuracy >= 0.6, (jpeg_accuracy, png_accuracy)  # chance: 1/3

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tfx.components import FileBasedExampleGen
 from tfx import types
+from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import component_spec, standard_artifacts, standard_component_specs

@@ -157,9 +157,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 )
             results = (
                 pipeline
+                # Create reshuffles its elements, so the reads spread over workers.
                 | "ListFiles" >> beam.Create(listing.images)
-                # Spread the reads over workers: Create alone keeps them on one.
-                | "Reshuffle" >> beam.Reshuffle()
                 | "ReadAndValidate" >> beam.ParDo(
                     _ReadAndValidate(
                         exec_properties[standard_component_specs.INPUT_BASE_KEY],
