@@ -77,17 +77,16 @@ def example_gen(root: Path, output: Path, beam_args: list[str]) -> float:
 
 
 def photo_sized(root: Path, count: int = 1000) -> Path:
-    """JPEGs the size of the Kaggle cats-vs-dogs photos, where decoding is the real cost."""
+    """JPEGs the size of the Kaggle cats-vs-dogs photos (500x375), where decoding costs more."""
     import numpy as np
-    from PIL import Image
+
+    from pipeline.demo_data import draw_shape, encode
 
     rng = np.random.default_rng(0)
-    base = rng.integers(0, 256, size=(375, 500, 3), dtype=np.uint8)
     for i in range(count):
         folder = root / ("a" if i % 2 else "b")
         folder.mkdir(parents=True, exist_ok=True)
-        pixels = np.roll(base, i * 7, axis=1)
-        Image.fromarray(pixels).save(folder / f"{i}.jpg", quality=85)
+        (folder / f"{i}.jpg").write_bytes(encode(draw_shape("circle", rng, (500, 375)), "JPEG"))
     return root
 
 
