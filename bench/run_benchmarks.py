@@ -26,13 +26,12 @@ from pathlib import Path  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor  # noqa: E402
 from tfx.types import standard_artifacts  # noqa: E402
-from tfx.utils import proto_utils  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from components.image_example_gen import sources  # noqa: E402
-from components.image_example_gen.component import split_configs  # noqa: E402
+from components.image_example_gen.component import executor_properties  # noqa: E402
 from components.image_example_gen.executor import Executor  # noqa: E402
 from pipeline.config import DEFAULT_BEAM_ARGS  # noqa: E402
 from pipeline.demo_data import make_demo_data  # noqa: E402
@@ -58,17 +57,9 @@ def decode_loop(files: list[Path]) -> float:
 
 def example_gen(root: Path, output: Path, beam_args: list[str]) -> float:
     """Images/s of the real ImageExampleGen executor (list, read, validate, write TFRecords)."""
-    split_folders = sources.find_split_folders(str(root))
-    input_config, output_config = split_configs(split_folders, 0.8)
     examples = standard_artifacts.Examples()
     examples.uri = str(output)
-    exec_properties = {
-        "input_base": str(root),
-        "input_config": proto_utils.proto_to_json(input_config),
-        "output_config": proto_utils.proto_to_json(output_config),
-        "output_data_format": 6,
-        "output_file_format": 5,
-    }
+    exec_properties = executor_properties(str(root), sources.find_split_folders(str(root)))
     count = len(image_files(root))
     started = time.perf_counter()
     Executor(BaseBeamExecutor.Context(beam_pipeline_args=beam_args)).Do(

@@ -8,11 +8,10 @@ import tensorflow as tf
 from conftest import image_bytes
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import standard_artifacts
-from tfx.utils import proto_utils
 
 from components import features
 from components.image_example_gen import sources
-from components.image_example_gen.component import split_configs
+from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import EmptyDataError, Executor
 from components.image_example_gen.options import IngestOptions
 
@@ -45,17 +44,10 @@ def messy_tree(tmp_path):
 
 
 def run_executor(input_base, output_dir, split_folders=None, class_names=()):
-    input_config, output_config = split_configs(split_folders, 0.8)
     examples = standard_artifacts.Examples()
     examples.uri = str(output_dir)
-    exec_properties = {
-        "input_base": str(input_base),
-        "input_config": proto_utils.proto_to_json(input_config),
-        "output_config": proto_utils.proto_to_json(output_config),
-        "output_data_format": 6,  # FORMAT_TF_EXAMPLE
-        "output_file_format": 5,  # FORMAT_TFRECORDS_GZIP
-        "ingest_options": IngestOptions(class_names=tuple(class_names)).to_json(),
-    }
+    exec_properties = executor_properties(
+        str(input_base), split_folders, options=IngestOptions(class_names=tuple(class_names)))
     context = BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner"])
     Executor(context).Do({}, {"examples": [examples]}, exec_properties)
     return examples

@@ -7,6 +7,7 @@ from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.proto import example_gen_pb2
 from tfx.types import component_spec, standard_artifacts, standard_component_specs
+from tfx.utils import proto_utils
 
 from components import features
 from components.image_example_gen import sources
@@ -84,3 +85,21 @@ def split_configs(
         )
     )
     return input_config, output_config
+
+
+def executor_properties(
+    input_base: str,
+    split_folders: dict[str, str] | None = None,
+    train_fraction: float = 0.8,
+    options: IngestOptions | None = None,
+) -> dict[str, object]:
+    """The exec_properties the executor receives, for running it directly (tests, benchmarks)."""
+    input_config, output_config = split_configs(split_folders, train_fraction)
+    return {
+        standard_component_specs.INPUT_BASE_KEY: input_base,
+        standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),
+        standard_component_specs.OUTPUT_CONFIG_KEY: proto_utils.proto_to_json(output_config),
+        standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
+        standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
+        INGEST_OPTIONS_KEY: (options or IngestOptions()).to_json(),
+    }
