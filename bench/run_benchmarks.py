@@ -67,7 +67,7 @@ def example_gen(root: Path, output: Path, beam_args: list[str]) -> float:
     return count / (time.perf_counter() - started)
 
 
-def photo_sized(root: Path, count: int = 1000) -> Path:
+def photo_sized(root: Path, count: int = 3000) -> Path:
     """JPEGs the size of the Kaggle cats-vs-dogs photos (500x375), where decoding costs more."""
     import numpy as np
 
@@ -108,7 +108,7 @@ def main() -> None:
              f"Machine: {os.cpu_count()} cores; measured {time.strftime('%Y-%m-%d')} "
              "by `bench/run_benchmarks.py`, all rows in one run.", ""]
     data_sets = {"demo data (900 JPEG/PNG, 48-128 px)": make_demo_data(work / "demo"),
-                 "photo-sized JPEGs (1,000, 500x375 px)": photo_sized(work / "photos")}
+                 "photo-sized JPEGs (3,000, 500x375 px)": photo_sized(work / "photos")}
     if RPS.exists():
         data_sets["rps_28px (2,892 RGBA PNG, 28 px)"] = RPS
 

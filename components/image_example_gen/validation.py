@@ -20,6 +20,8 @@ from components.image_example_gen.options import DEFAULT_MAX_PIXELS
 Image.MAX_IMAGE_PIXELS = None
 
 
+_JPEG_VALIDATION_RATIO = 8
+
 _SIGNATURES = (
     (b"\xff\xd8\xff", "jpeg"),
     (b"\x89PNG\r\n\x1a\n", "png"),
@@ -71,13 +73,18 @@ def inspect_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInf
             f"{max_pixels:,} (not decoded)"
         )
     try:
-        pixels = tf.io.decode_image(data, channels=0, expand_animations=False)
+        if image_format == "jpeg":
+            # libjpeg's scaled decode still entropy-decodes every block of the file (so
+            # corrupt or truncated data fails as in a full decode) but skips most of the
+            # inverse DCT: several times faster on photos. The size comes from the header.
+            pixels = tf.io.decode_jpeg(data, channels=0, ratio=_JPEG_VALIDATION_RATIO)
+        else:
+            pixels = tf.io.decode_image(data, channels=0, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
         raise InvalidImage(
             f"corrupt or truncated {image_format}: {_first_line(error.message)}"
         ) from None
-    decoded_height, decoded_width, channels = (int(d) for d in pixels.shape)
-    return ImageInfo(image_format, decoded_height, decoded_width, channels)
+    return ImageInfo(image_format, height, width, int(pixels.shape[-1]))
 
 
 def _first_line(error: object) -> str:
