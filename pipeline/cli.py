@@ -15,22 +15,33 @@ EXIT_NOT_BLESSED = 3
 
 
 def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    from components.trainer.models import MODELS
+    from components.trainer.models.transfer import BASES, MOBILENET_V2_ALPHAS
     from pipeline.config import DEFAULT_BEAM_ARGS, PipelineConfig
 
     defaults = PipelineConfig(data="")
     parser.add_argument("--data", required=True,
                         help="folder with one sub-folder of images per class (optionally "
-                             "inside train/ and eval/ or validation/ or test/)")
+                             "inside train/ and eval/ or validation/ or test/), or with "
+                             "--data-format csv a CSV of pixel rows (.csv or .csv.gz)")
+    parser.add_argument("--data-format", choices=("folder", "csv"), default=defaults.data_format)
+    parser.add_argument("--eval-data", default=None,
+                        help="CSV only: a separate CSV for the eval split (e.g. the test CSV)")
+    parser.add_argument("--image-shape", default="28x28x1",
+                        help="CSV only: the pixel layout of a row, HxWxC (default 28x28x1)")
     parser.add_argument("--name", default=defaults.name, help="model name (names the run folder "
                         "and the TF Serving model)")
     parser.add_argument("--output", default=defaults.output,
                         help="output folder: <output>/<name>/ for the run, "
                              "<output>/serving/<name>/<version>/ for pushed models")
-    parser.add_argument("--model", default=defaults.model, help="trainer module (scratch)")
-    parser.add_argument("--image-size", type=int, default=defaults.image_size,
-                        help="images are resized to SIZE x SIZE")
-    parser.add_argument("--channels", type=int, choices=(1, 3), default=defaults.channels,
-                        help="3 for RGB, 1 for grey")
+    parser.add_argument("--model", default=defaults.model, choices=sorted(MODELS),
+                        help="trainer module: " + "; ".join(
+                            f"{name}: {module.description}" for name, module in MODELS.items()))
+    parser.add_argument("--image-size", type=int, default=None,
+                        help=f"images are resized to SIZE x SIZE (default {defaults.image_size}; "
+                             "CSV: the rows' own size)")
+    parser.add_argument("--channels", type=int, choices=(1, 3), default=None,
+                        help="3 for RGB, 1 for grey (default 3; CSV: the rows' channels)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
     parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
@@ -38,6 +49,40 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="any tf-keras optimizer name (rmsprop, adam, sgd, ...)")
     parser.add_argument("--patience", type=int, default=defaults.early_stopping_patience,
                         help="early stopping: epochs without a better validation loss")
+    parser.add_argument("--dropout", type=float, default=None,
+                        help="dropout rate of the model's head (default: the course's value)")
+    augment = parser.add_argument_group("augmentation (training images only, fresh every epoch)")
+    augment.add_argument("--augment", dest="augment", action="store_true", default=None,
+                         help="augment training images (default: on for augmented/multiclass)")
+    augment.add_argument("--no-augment", dest="augment", action="store_false")
+    aug = defaults.augmentation
+    augment.add_argument("--rotation", type=float, default=aug.rotation, help="degrees, +/-")
+    augment.add_argument("--width-shift", type=float, default=aug.width_shift)
+    augment.add_argument("--height-shift", type=float, default=aug.height_shift)
+    augment.add_argument("--shear", type=float, default=aug.shear, help="degrees, as in Keras")
+    augment.add_argument("--zoom", type=float, default=aug.zoom)
+    augment.add_argument("--no-horizontal-flip", dest="horizontal_flip", action="store_false")
+    augment.add_argument("--vertical-flip", action="store_true")
+    augment.add_argument("--brightness", type=float, default=aug.brightness,
+                         help="multiply by U(1-b, 1+b)")
+    augment.add_argument("--contrast", type=float, default=aug.contrast)
+    transfer = parser.add_argument_group("transfer learning (--model transfer)")
+    transfer.add_argument("--base", choices=sorted(BASES), default=defaults.base)
+    transfer.add_argument("--weights", default=defaults.weights,
+                          help="imagenet (downloaded by Keras), none, or a local weights .h5")
+    transfer.add_argument("--alpha", type=float, default=defaults.alpha,
+                          help=f"MobileNetV2 width multiplier {MOBILENET_V2_ALPHAS}")
+    transfer.add_argument("--cut-layer", default=None,
+                          help="cut the base at this layer (default: mixed7 for inception_v3)")
+    transfer.add_argument("--fine-tune-layers", type=float, default=defaults.fine_tune_layers,
+                          help="then unfreeze the top N layers of the base (or a fraction < 1)")
+    transfer.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs)
+    transfer.add_argument("--fine-tune-learning-rate", type=float,
+                          default=defaults.fine_tune_learning_rate)
+    parser.add_argument("--tune", nargs="?", const="random", choices=("random", "bayesian"),
+                        default=None, help="search learning rate, dropout and batch size "
+                        "with the TFX Tuner first (random search, or bayesian)")
+    parser.add_argument("--tune-trials", type=int, default=defaults.tune_trials)
     parser.add_argument("--steps-per-epoch", type=int, default=None,
                         help="cap the training steps per epoch (default: one pass over the data)")
     parser.add_argument("--split-ratio", type=float, default=defaults.train_fraction,
@@ -57,11 +102,29 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_from(args: argparse.Namespace):
+    from components.image_example_gen.csv_source import parse_shape
+    from components.trainer.hparams import Augmentation
     from pipeline.config import PipelineConfig
 
+    defaults = PipelineConfig(data="")
+    shape = parse_shape(args.image_shape)
+    csv = args.data_format == "csv"
+    image_size = args.image_size or (max(shape[:2]) if csv else defaults.image_size)
+    channels = args.channels or (shape[2] if csv else defaults.channels)
+    augmentation = Augmentation(
+        rotation=args.rotation, width_shift=args.width_shift, height_shift=args.height_shift,
+        shear=args.shear, zoom=args.zoom, horizontal_flip=args.horizontal_flip,
+        vertical_flip=args.vertical_flip, brightness=args.brightness, contrast=args.contrast,
+    )
     return PipelineConfig(
-        data=args.data, name=args.name, output=args.output, model=args.model,
-        image_size=args.image_size, channels=args.channels, epochs=args.epochs,
+        data=args.data, name=args.name, output=args.output, data_format=args.data_format,
+        eval_data=args.eval_data, image_shape=shape, model=args.model,
+        dropout=args.dropout, augment=args.augment, augmentation=augmentation, base=args.base,
+        weights=args.weights, alpha=args.alpha, cut_layer=args.cut_layer,
+        fine_tune_layers=args.fine_tune_layers, fine_tune_epochs=args.fine_tune_epochs,
+        fine_tune_learning_rate=args.fine_tune_learning_rate, tune=args.tune,
+        tune_trials=args.tune_trials,
+        image_size=image_size, channels=channels, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, optimizer=args.optimizer,
         early_stopping_patience=args.patience, steps_per_epoch=args.steps_per_epoch,
         train_fraction=args.split_ratio, min_accuracy=args.min_accuracy, schema=args.schema,
@@ -81,6 +144,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"visionpipe: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(format_table(summary))
+    print(f"Report: {summary['report']}")
     if summary.get("pushed_to"):
         print(f"Pushed model: {summary['pushed_to']}")
         return 0
@@ -109,6 +173,18 @@ def _schema_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from pipeline.report import render_report
+
+    try:
+        path = render_report(args.run_dir)
+    except FileNotFoundError as error:
+        print(f"visionpipe: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser, one sub-command per job."""
     parser = argparse.ArgumentParser(
@@ -123,6 +199,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--images-per-class", type=int, default=300)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo_data)
+    report = commands.add_parser("report", help="re-render a run's report.html")
+    report.add_argument("run_dir", help="the run folder, <output>/<name>")
+    report.set_defaults(handler=_report)
     schema = commands.add_parser("schema", help="work with curated schemas")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)
     export = schema_commands.add_parser(

@@ -6,8 +6,13 @@ import dataclasses
 import os
 import re
 
-from components.image_example_gen.options import DEFAULT_MAX_PIXELS, IngestOptions
-from components.trainer.hparams import TrainingConfig
+from components.image_example_gen.options import (
+    DATA_FORMATS,
+    DEFAULT_MAX_PIXELS,
+    FOLDER,
+    IngestOptions,
+)
+from components.trainer.hparams import TUNERS, Augmentation, TrainingConfig
 
 # Beam's DirectRunner in 2.74 first tries to download its Prism runner; FnApiRunner never does.
 # Without a dependency flag, TFX builds an sdist of itself before every Beam component
@@ -24,6 +29,9 @@ class PipelineConfig:
     data: str
     name: str = "visionpipe"
     output: str = "runs"
+    data_format: str = FOLDER
+    eval_data: str | None = None  # CSV only: a separate file for the eval split
+    image_shape: tuple[int, int, int] = (28, 28, 1)  # CSV only: the pixel layout of a row
     model: str = "scratch"
     image_size: int = 150
     channels: int = 3
@@ -32,6 +40,18 @@ class PipelineConfig:
     learning_rate: float = 1e-3
     optimizer: str = "rmsprop"
     early_stopping_patience: int = 3
+    dropout: float | None = None
+    augment: bool | None = None  # None: the model's default
+    augmentation: Augmentation = Augmentation()
+    base: str = "inception_v3"
+    weights: str = "imagenet"
+    alpha: float = 1.0
+    cut_layer: str | None = None
+    fine_tune_layers: float = 0
+    fine_tune_epochs: int = 0
+    fine_tune_learning_rate: float = 1e-5
+    tune: str | None = None  # random | bayesian: run the Tuner before the Trainer
+    tune_trials: int = 6
     steps_per_epoch: int | None = None
     train_fraction: float = 0.8
     min_accuracy: float = 0.6
@@ -50,6 +70,14 @@ class PipelineConfig:
             raise ValueError(f"--min-accuracy must be between 0 and 1, got {self.min_accuracy}")
         if not 0.0 < self.train_fraction < 1.0:
             raise ValueError(f"--split-ratio must be between 0 and 1, got {self.train_fraction}")
+        if self.data_format not in DATA_FORMATS:
+            raise ValueError(f"--data-format must be one of {DATA_FORMATS}, got {self.data_format}")
+        if self.eval_data and self.data_format != "csv":
+            raise ValueError("--eval-data is for CSV data; image folders split with train/ and eval/")
+        if self.tune is not None and self.tune not in TUNERS:
+            raise ValueError(f"--tune must be one of {TUNERS}, got {self.tune}")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
         if self.channels not in (1, 3):
             raise ValueError(f"--channels must be 1 or 3, got {self.channels}")
         for name in ("image_size", "epochs", "batch_size"):
@@ -86,9 +114,20 @@ class PipelineConfig:
             learning_rate=self.learning_rate,
             optimizer=self.optimizer,
             early_stopping_patience=self.early_stopping_patience,
+            dropout=self.dropout,
+            augment=self.augment,
+            augmentation=self.augmentation,
             steps_per_epoch=self.steps_per_epoch,
+            base=self.base,
+            weights=self.weights,
+            alpha=self.alpha,
+            cut_layer=self.cut_layer,
+            fine_tune_layers=self.fine_tune_layers,
+            fine_tune_epochs=self.fine_tune_epochs,
+            fine_tune_learning_rate=self.fine_tune_learning_rate,
         )
 
     def ingest(self, class_names: list[str] | None = None) -> IngestOptions:
         """The ExampleGen's share of the configuration."""
-        return IngestOptions(class_names=tuple(class_names or ()), max_pixels=self.max_pixels)
+        return IngestOptions(class_names=tuple(class_names or ()), max_pixels=self.max_pixels,
+                             data_format=self.data_format, image_shape=self.image_shape)

@@ -6,6 +6,7 @@ and the metadata store, then reports what the run produced.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import time
@@ -13,10 +14,11 @@ from typing import Any
 
 from tfx import v1 as tfx
 
-from components.image_example_gen import sources
 from pipeline.config import PipelineConfig
+from pipeline.data_layout import DataError, inspect_data
 from pipeline.pipeline import create_pipeline
 from pipeline.progress import console_progress
+from pipeline.report import render_report
 from pipeline.summary import SUMMARY_FILE, collect_summary
 
 LOG_FILE = "run.log"
@@ -24,29 +26,6 @@ LOG_FILE = "run.log"
 
 class RunFailed(RuntimeError):
     """The run stopped; the message says why in one line."""
-
-
-def inspect_data(data: str) -> tuple[dict[str, str] | None, list[str]]:
-    """The user's split folders (or None) and the sorted class names; raises RunFailed if unusable."""
-    if not os.path.exists(data) and "://" not in data:
-        raise RunFailed(f"{data}: no such folder")
-    if "://" not in data and not os.path.isdir(data):
-        raise RunFailed(f"{data}: not a folder (expected one sub-folder of images per class)")
-    split_folders = sources.find_split_folders(data)
-    patterns = list(split_folders.values()) if split_folders else [sources.WHOLE_TREE]
-    class_names = sorted(
-        {name for p in patterns for _, name in sources.list_split(data, p).images}
-    )
-    if not class_names:
-        raise RunFailed(
-            f"{data}: no images found (expected <class>/<image> with extensions "
-            "jpg, jpeg, png, gif or bmp)"
-        )
-    if len(class_names) == 1:
-        raise RunFailed(
-            f"{data}: only one class ({class_names[0]}); a classifier needs at least 2 class folders"
-        )
-    return split_folders, class_names
 
 
 def _reason(error: BaseException) -> str:
@@ -59,12 +38,14 @@ def _reason(error: BaseException) -> str:
 
 def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
     """Runs the whole pipeline locally and returns the summary (also written to summary.json)."""
-    split_folders, class_names = inspect_data(config.data)
+    try:
+        layout = inspect_data(config.data, config.data_format, config.eval_data)
+    except DataError as error:
+        raise RunFailed(str(error)) from None
     os.makedirs(config.run_dir, exist_ok=True)
     pipeline = create_pipeline(
         config,
-        class_names=class_names,
-        split_folders=split_folders,
+        layout,
         metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
             config.metadata_path
         ),
@@ -86,8 +67,9 @@ def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
         seconds=round(time.monotonic() - started, 1),
         component_seconds=progress.seconds,
         cached_components=sorted(progress.cached),
-        config={k: v for k, v in vars(config).items()},
+        config=dataclasses.asdict(config),
     )
     with open(os.path.join(config.run_dir, SUMMARY_FILE), "w") as f:
         json.dump(summary, f, indent=2, default=str)
+    summary["report"] = render_report(config.run_dir)
     return summary

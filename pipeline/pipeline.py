@@ -12,23 +12,26 @@ from components.anomaly_gate import AnomalyGate
 from components.evaluation import eval_config
 from components.image_example_gen.component import ImageExampleGen
 from pipeline.config import PipelineConfig
+from pipeline.data_layout import DataLayout
 
 PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.run_fn.run_fn"
+TUNER_FN = "components.trainer.tuning.tuner_fn"
 
 
 def create_pipeline(
     config: PipelineConfig,
-    class_names: list[str],
-    split_folders: dict[str, str] | None = None,
+    layout: DataLayout,
     metadata_connection_config=None,
 ) -> tfx.dsl.Pipeline:
-    """The TFX pipeline for one data set; class_names fix the label ids and per-class metrics."""
+    """The TFX pipeline for one data set; the layout's class names fix label ids and metrics."""
+    class_names = layout.class_names
     example_gen = ImageExampleGen(
-        input_base=config.data,
-        split_folders=split_folders,
+        input_base=layout.input_base,
+        split_folders=layout.split_folders,
         train_fraction=config.train_fraction,
         options=config.ingest(class_names),
+        input_pattern=layout.input_pattern,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     if config.schema:
@@ -58,12 +61,26 @@ def create_pipeline(
     )
     transform.add_upstream_node(anomaly_gate)
 
+    training_config = config.training().to_custom_config()
+    tuner = None
+    if config.tune:
+        tuner = tfx.components.Tuner(
+            tuner_fn=TUNER_FN,
+            examples=example_gen.outputs["examples"],
+            transform_graph=transform.outputs["transform_graph"],
+            schema=schema_gen.outputs["schema"],
+            train_args=tfx.proto.TrainArgs(),
+            eval_args=tfx.proto.EvalArgs(),
+            custom_config={**training_config,
+                           "tuning": {"tuner": config.tune, "trials": config.tune_trials}},
+        )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
         examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
-        custom_config=config.training().to_custom_config(),
+        hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+        custom_config=training_config,
     )
     latest_blessed_model = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -90,7 +107,8 @@ def create_pipeline(
         pipeline_root=config.pipeline_root,
         components=[
             example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-            transform, trainer, latest_blessed_model, evaluator, pusher,
+            transform, *([tuner] if tuner else []), trainer, latest_blessed_model, evaluator,
+            pusher,
         ],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,

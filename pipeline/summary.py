@@ -96,6 +96,9 @@ def collect_summary(metadata_path: str) -> dict[str, Any]:
     model = outputs.get("Model")
     if model is not None:
         summary["model"] = model.uri
+    model_run = outputs.get("ModelRun")
+    if model_run is not None:
+        summary["model_run"] = model_run.uri
     pushed = outputs.get("PushedModel")
     if pushed is not None and _custom(pushed, "pushed"):
         summary["pushed_to"] = _custom(pushed, "pushed_destination")

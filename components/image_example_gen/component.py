@@ -38,10 +38,12 @@ class ImageExampleGen(FileBasedExampleGen):
         split_folders: dict[str, str] | None = None,
         train_fraction: float = 0.8,
         options: IngestOptions | None = None,
+        input_pattern: str = sources.WHOLE_TREE,
     ):
-        """split_folders: {"train": folder, "eval": folder} for the user's own split, else
-        one split hashed on the relative path into train/eval by train_fraction."""
-        input_config, output_config = split_configs(split_folders, train_fraction)
+        """split_folders: {"train": folder, "eval": folder} for the user's own split (folders or
+        CSV files below input_base), else input_pattern (the whole tree, or one CSV file)
+        hashed on the relative path into train/eval by train_fraction."""
+        input_config, output_config = split_configs(split_folders, train_fraction, input_pattern)
         spec = ImageExampleGenSpec(
             input_base=input_base,
             input_config=input_config,
@@ -60,7 +62,8 @@ class ImageExampleGen(FileBasedExampleGen):
 
 
 def split_configs(
-    split_folders: dict[str, str] | None, train_fraction: float
+    split_folders: dict[str, str] | None, train_fraction: float,
+    input_pattern: str = sources.WHOLE_TREE,
 ) -> tuple[example_gen_pb2.Input, example_gen_pb2.Output]:
     """Input/Output configs: the user's split folders, or a deterministic hash split."""
     if split_folders:
@@ -73,7 +76,7 @@ def split_configs(
         raise ValueError(f"train fraction must be between 0 and 1, got {train_fraction}")
     train_buckets = round(train_fraction * 100)
     input_config = example_gen_pb2.Input(
-        splits=[example_gen_pb2.Input.Split(name="all", pattern=sources.WHOLE_TREE)]
+        splits=[example_gen_pb2.Input.Split(name="all", pattern=input_pattern)]
     )
     output_config = example_gen_pb2.Output(
         split_config=example_gen_pb2.SplitConfig(
@@ -92,9 +95,10 @@ def executor_properties(
     split_folders: dict[str, str] | None = None,
     train_fraction: float = 0.8,
     options: IngestOptions | None = None,
+    input_pattern: str = sources.WHOLE_TREE,
 ) -> dict[str, object]:
     """The exec_properties the executor receives, for running it directly (tests, benchmarks)."""
-    input_config, output_config = split_configs(split_folders, train_fraction)
+    input_config, output_config = split_configs(split_folders, train_fraction, input_pattern)
     return {
         standard_component_specs.INPUT_BASE_KEY: input_base,
         standard_component_specs.INPUT_CONFIG_KEY: proto_utils.proto_to_json(input_config),

@@ -25,8 +25,8 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components import features
-from components.image_example_gen import sources
-from components.image_example_gen.options import IngestOptions
+from components.image_example_gen import csv_source, sources
+from components.image_example_gen.options import CSV, IngestOptions
 from components.image_example_gen.validation import InvalidImage, inspect_image
 from components.image_example_gen.write import WriteExamplesSplit
 
@@ -74,10 +74,11 @@ class _ReadAndValidate(beam.DoFn):
     cost once per chunk instead of once per image.
     """
 
-    def __init__(self, input_base: str, label_ids: dict[str, int], max_pixels: int):
+    def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
         self._input_base = input_base
         self._label_ids = label_ids
-        self._max_pixels = max_pixels
+        self._max_pixels = options.max_pixels
+        self._image_shape = options.image_shape
         self._read = beam.metrics.Metrics.counter("visionpipe", "images_read")
         self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
         self._pool: ThreadPoolExecutor | None = None
@@ -89,18 +90,22 @@ class _ReadAndValidate(beam.DoFn):
         if self._pool is not None:
             self._pool.shutdown()
 
-    def _convert(self, item: tuple[str, str]) -> tf.train.Example | dict[str, str]:
-        relative_path, class_name = item
+    def _convert(self, item: tuple[str, str, str | None]) -> tf.train.Example | dict[str, str]:
+        """One file (csv_line None) or one CSV row -> Example, or {path, reason}."""
+        relative_path, class_name, csv_line = item
         try:
-            with tf.io.gfile.GFile(os.path.join(self._input_base, relative_path), "rb") as f:
-                data = f.read()
+            if csv_line is None:
+                with tf.io.gfile.GFile(os.path.join(self._input_base, relative_path), "rb") as f:
+                    data = f.read()
+            else:
+                data = csv_source.encode_png(csv_source.parse_row(csv_line, self._image_shape))
             info = inspect_image(data, self._max_pixels)
-        except (InvalidImage, OSError, tf.errors.OpError) as error:
+        except (InvalidImage, csv_source.InvalidRow, OSError, tf.errors.OpError) as error:
             reason = error.message if isinstance(error, tf.errors.OpError) else str(error)
             return {"path": relative_path, "reason": reason}
         return image_example(relative_path, class_name, self._label_ids[class_name], data, info)
 
-    def process(self, chunk: list[tuple[str, str]]):
+    def process(self, chunk: list[tuple[str, str, str | None]]):
         for result in self._pool.map(self._convert, chunk):
             if isinstance(result, dict):
                 self._quarantined.inc()
@@ -123,12 +128,18 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
         )
-        listings = {
-            split.pattern: sources.list_split(input_base, split.pattern)
-            for split in input_config.splits
-        }
-        self._class_names = options.class_names or sorted(
-            {name for listing in listings.values() for _, name in listing.images}
+        listings, self._csv_lines = {}, {}
+        for split in input_config.splits:
+            if options.data_format == CSV:
+                rows = csv_source.list_rows(os.path.join(input_base, split.pattern), split.pattern)
+                listings[split.pattern] = sources.Listing(
+                    images=[(row_id, label) for row_id, label, _ in rows.rows],
+                    ignored=rows.ignored)
+                self._csv_lines.update((row_id, line) for row_id, _, line in rows.rows)
+            else:
+                listings[split.pattern] = sources.list_split(input_base, split.pattern)
+        self._class_names = list(options.class_names) or sources.sort_class_names(
+            name for listing in listings.values() for _, name in listing.images
         )
         if len(self._class_names) < 2:
             raise EmptyDataError(
@@ -136,7 +147,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 f"({', '.join(self._class_names) or 'none'}); a classifier needs at least 2"
             )
         self._listings = listings
-        self._max_pixels = options.max_pixels
+        self._options = options
         self._parts_dir = os.path.join(examples.uri, _PARTS_DIR)
 
         self._write_examples(examples, output_dict, exec_properties, input_config)
@@ -199,18 +210,19 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             unknown = sorted({name for _, name in listing.images} - set(label_ids))
             if unknown:
                 raise EmptyDataError(
-                    f"class folder(s) {', '.join(unknown)} are not in the label vocabulary "
+                    f"class(es) {', '.join(unknown)} are not in the label vocabulary "
                     f"{executor._class_names}"
                 )
             results = (
                 pipeline
                 # Create reshuffles its elements, so the chunks spread over workers.
-                | "ListFiles" >> beam.Create(_chunks(listing.images))
+                | "ListFiles" >> beam.Create(_chunks(
+                    [(path, name, executor._csv_lines.get(path)) for path, name in listing.images]))
                 | "ReadAndValidate" >> beam.ParDo(
                     _ReadAndValidate(
                         exec_properties[standard_component_specs.INPUT_BASE_KEY],
                         label_ids,
-                        executor._max_pixels,
+                        executor._options,
                     )
                 ).with_outputs(_QUARANTINE, main="examples")
             )
@@ -225,7 +237,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         return _images_to_examples
 
 
-def _chunks(images: list[tuple[str, str]]) -> list[list[tuple[str, str]]]:
+def _chunks(images: list[tuple]) -> list[list[tuple]]:
     """The listing in a fixed pseudo-random order, cut into chunks of _CHUNK_SIZE files.
 
     Listings come sorted, i.e. grouped by class; shuffling once here (seeded, so the

@@ -50,7 +50,17 @@ def split_root(input_base: str, pattern: str) -> str:
 
 def class_names(root: str) -> list[str]:
     """The sorted class names: the visible first-level folders below a split root."""
-    return sorted(name for name, is_dir in _entries(root) if is_dir and not name.startswith("."))
+    return sort_class_names(
+        name for name, is_dir in _entries(root) if is_dir and not name.startswith(".")
+    )
+
+
+def sort_class_names(names) -> list[str]:
+    """Sorted and unique; when every name is an integer (CSV labels), in numeric order."""
+    unique = set(names)
+    if unique and all(name.lstrip("-").isdigit() for name in unique):
+        return sorted(unique, key=int)
+    return sorted(unique)
 
 
 def list_split(input_base: str, pattern: str) -> Listing:
@@ -85,6 +95,11 @@ def tree_fingerprint(input_base: str, patterns: list[str]) -> str:
     count = total = 0
     for pattern in patterns:
         root = split_root(input_base, pattern)
+        if not tf.io.gfile.isdir(root):  # a CSV file is its own split
+            stat = tf.io.gfile.stat(root)
+            digest.update(f"{pattern}:{stat.length}:{stat.mtime_nsec}\n".encode())
+            count, total = count + 1, total + stat.length
+            continue
         for relative, reason in sorted(_walk_files(root, keep_all=True)):
             if reason:
                 digest.update(f"{pattern}/{relative}:{reason}\n".encode())

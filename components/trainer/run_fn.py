@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -13,8 +14,11 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import features
 from components.trainer import input_pipeline
-from components.trainer.hparams import TrainingConfig
-from components.trainer.models import build_model
+from components.trainer.augmentation import augment_batch
+from components.trainer.hparams import TUNABLE, TrainingConfig
+from components.trainer.insights import INSIGHTS_DIR, write_insights
+from components.trainer.models import build_model, trainer_module, uses_augmentation
+from components.trainer.models.heads import class_probabilities
 from components.trainer.signatures import export_serving_model
 
 progress = logging.getLogger("visionpipe.progress")
@@ -46,9 +50,32 @@ class EpochLogger(keras.callbacks.Callback):
         progress.info("epoch %d/%d %s", epoch + 1, self._epochs, shown)
 
 
+def _callbacks(config: TrainingConfig, log_dir: str, epochs: int) -> list[keras.callbacks.Callback]:
+    return [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.early_stopping_patience,
+            restore_best_weights=True,
+        ),
+        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
+        EpochLogger(epochs),
+    ]
+
+
+def training_config(fn_args: FnArgs) -> TrainingConfig:
+    """The custom_config, with the Tuner's best hyper-parameters on top when there are any."""
+    config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    hyperparameters = getattr(fn_args, "hyperparameters", None)
+    if hyperparameters:
+        values = hyperparameters.get("values", hyperparameters)
+        tuned = {k: v for k, v in values.items() if k in TUNABLE}
+        progress.info("using the tuned hyper-parameters %s", tuned)
+        config = config.replace(**tuned)
+    return config
+
+
 def run_fn(fn_args: FnArgs) -> None:
     """Trains the model named in custom_config and exports it to fn_args.serving_model_dir."""
-    config = TrainingConfig.from_custom_config(fn_args.custom_config)
+    config = training_config(fn_args)
     keras.utils.set_random_seed(config.seed)
     class_names = read_label_vocabulary(fn_args.train_files)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
@@ -62,33 +89,48 @@ def run_fn(fn_args: FnArgs) -> None:
     train_images = input_pipeline.decoded_images(fn_args.train_files, tf_transform_output)
     eval_images = input_pipeline.decoded_images(fn_args.eval_files, tf_transform_output)
     steps_per_epoch = config.steps_per_epoch or fn_args.train_steps or None
+    augment = None
+    if uses_augmentation(config):
+        augment = functools.partial(augment_batch, config=config.augmentation)
     train_batches = input_pipeline.training_batches(
-        train_images, config.batch_size, repeat=steps_per_epoch is not None, seed=config.seed
+        train_images, config.batch_size, augment=augment, repeat=steps_per_epoch is not None,
+        seed=config.seed,
     )
     eval_batches = input_pipeline.evaluation_batches(eval_images, config.batch_size)
 
     model = build_model(config, len(class_names))
     progress.info(
-        "training %s on %d classes for up to %d epochs", config.model, len(class_names),
-        config.epochs,
+        "training %s on %d classes for up to %d epochs%s", config.model, len(class_names),
+        config.epochs, " on augmented images" if augment else "",
     )
-    callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.early_stopping_patience,
-            restore_best_weights=True,
-        ),
-        keras.callbacks.TensorBoard(log_dir=fn_args.model_run_dir, update_freq="epoch"),
-        EpochLogger(config.epochs),
-    ]
     history = model.fit(
-        train_batches,
-        validation_data=eval_batches,
-        epochs=config.epochs,
-        steps_per_epoch=steps_per_epoch,
-        callbacks=callbacks,
+        train_batches, validation_data=eval_batches, epochs=config.epochs,
+        steps_per_epoch=steps_per_epoch, callbacks=_callbacks(config, fn_args.model_run_dir,
+                                                              config.epochs),
         verbose=0,
-    )
+    ).history
+    module = trainer_module(config.model)
+    if module.fine_tune is not None and config.fine_tune_epochs > 0 and config.fine_tune_layers:
+        model = module.fine_tune(model, config, len(class_names))
+        done = len(history.get("loss", []))
+        total = done + config.fine_tune_epochs
+        progress.info("fine-tuning the top of the base for %d epochs at learning rate %g",
+                      config.fine_tune_epochs, config.fine_tune_learning_rate)
+        fine = model.fit(
+            train_batches, validation_data=eval_batches, epochs=total, initial_epoch=done,
+            steps_per_epoch=steps_per_epoch,
+            callbacks=_callbacks(config, fn_args.model_run_dir, total), verbose=0,
+        ).history
+        history = {k: list(history.get(k, [])) + list(fine.get(k, [])) for k in fine}
+    history = {k: [float(v) for v in values] for k, values in history.items()}
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
-        json.dump({k: [float(v) for v in values] for k, values in history.history.items()}, f)
+        json.dump(history, f)
 
+    write_insights(
+        model, history, eval_images, class_names,
+        lambda images: class_probabilities(model(images, training=False), len(class_names)),
+        os.path.join(fn_args.model_run_dir, INSIGHTS_DIR),
+    )
+    progress.info("wrote training curves, feature maps, confusion matrix and mistakes to %s",
+                  os.path.join(fn_args.model_run_dir, INSIGHTS_DIR))
     export_serving_model(model, tf_transform_output, class_names, fn_args.serving_model_dir)

@@ -16,7 +16,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 from components import features
-from components.trainer.models.heads import is_binary
+from components.trainer.models.heads import class_probabilities
 
 
 def export_serving_model(
@@ -33,7 +33,6 @@ def export_serving_model(
     # Tracked as an asset so the vocabulary file travels inside the SavedModel's assets/.
     model.label_vocabulary = tf.saved_model.Asset(vocabulary_file)
     names = tf.constant(class_names)
-    binary = is_binary(len(class_names))
     image_spec = {
         features.IMAGE_BYTES: tf_transform_output.raw_feature_spec()[features.IMAGE_BYTES]
     }
@@ -42,7 +41,7 @@ def export_serving_model(
         images = model.tft_layer(raw)[features.IMAGE]
         scores = model(images, training=False)
         # One sigmoid unit -> [p(class 0), p(class 1)], so clients always get one column per class.
-        probabilities = tf.concat([1.0 - scores, scores], axis=-1) if binary else scores
+        probabilities = class_probabilities(scores, len(class_names))
         class_id = tf.argmax(probabilities, axis=-1)
         return {
             features.PROBABILITIES: probabilities,

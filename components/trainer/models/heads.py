@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tensorflow as tf
 import tf_keras as keras
 
 from components.trainer.hparams import TrainingConfig
@@ -19,10 +20,12 @@ def output_layer(num_classes: int) -> keras.layers.Layer:
     return keras.layers.Dense(num_classes, activation="softmax", name="output")
 
 
-def compile_classifier(model: keras.Model, config: TrainingConfig, num_classes: int) -> keras.Model:
+def compile_classifier(
+    model: keras.Model, config: TrainingConfig, num_classes: int, learning_rate: float | None = None
+) -> keras.Model:
     """Compiles with the matching loss and accuracy metric and the configured optimizer."""
     optimizer = keras.optimizers.get(
-        {"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}}
+        {"class_name": config.optimizer, "config": {"learning_rate": learning_rate or config.learning_rate}}
     )
     if is_binary(num_classes):
         loss, metric = "binary_crossentropy", keras.metrics.BinaryAccuracy(name="accuracy")
@@ -31,3 +34,16 @@ def compile_classifier(model: keras.Model, config: TrainingConfig, num_classes: 
         metric = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
     model.compile(optimizer=optimizer, loss=loss, metrics=[metric])
     return model
+
+
+def conv_block(filters: int, index: int) -> list[keras.layers.Layer]:
+    """Conv2D(filters, 3x3, relu, same padding) + MaxPool(2): the course CNNs' building block."""
+    return [
+        keras.layers.Conv2D(filters, 3, activation="relu", padding="same", name=f"conv{index}"),
+        keras.layers.MaxPooling2D(2, name=f"pool{index}"),
+    ]
+
+
+def class_probabilities(scores, num_classes: int):
+    """One column per class: a sigmoid unit's p becomes [1 - p, p]."""
+    return tf.concat([1.0 - scores, scores], axis=-1) if is_binary(num_classes) else scores

@@ -1,0 +1,77 @@
+"""Random image augmentation for the training input, fresh every epoch.
+
+The course's ImageDataGenerator (rotation, shifts, shear, zoom, flips, 'nearest' fill)
+as one affine matrix per image, composed from all the random parts and applied in a
+single resampling pass. tf-keras's RandomRotation/RandomTranslation/RandomZoom layers
+each resample the whole image, several times the cost (../shared/TFX-NOTES.md).
+
+This runs in the tf.data input of the training split only: it never touches
+validation or evaluation data, and none of its ops (ImageProjectiveTransformV3)
+reach the exported serving graph.
+"""
+
+from __future__ import annotations
+
+import math
+
+import tensorflow as tf
+
+from components.trainer.hparams import Augmentation
+
+
+def _uniform(batch: tf.Tensor, limit: float) -> tf.Tensor:
+    return tf.random.uniform([batch], -limit, limit)
+
+
+def affine_transforms(config: Augmentation, batch: tf.Tensor, height: tf.Tensor,
+                      width: tf.Tensor) -> tf.Tensor:
+    """[batch, 8] projective transforms (output -> input pixel) as ImageProjectiveTransformV3 takes.
+
+    Composed like Keras's apply_affine_transform: rotation @ shear @ zoom about the
+    image centre, then a shift.
+    """
+    height, width = tf.cast(height, tf.float32), tf.cast(width, tf.float32)
+    theta = _uniform(batch, math.radians(config.rotation))
+    shear = _uniform(batch, math.radians(config.shear))
+    zoom_x = 1.0 + _uniform(batch, config.zoom)
+    zoom_y = 1.0 + _uniform(batch, config.zoom)
+    shift_x = _uniform(batch, config.width_shift) * width
+    shift_y = _uniform(batch, config.height_shift) * height
+    cos, sin = tf.cos(theta), tf.sin(theta)
+    # rotation @ shear: [[cos, -sin(theta + shear)], [sin, cos(theta + shear)]], then zoom columns.
+    a0 = cos * zoom_x
+    a1 = -tf.sin(theta + shear) * zoom_y
+    b0 = sin * zoom_x
+    b1 = tf.cos(theta + shear) * zoom_y
+    centre_x, centre_y = (width - 1.0) / 2.0, (height - 1.0) / 2.0
+    a2 = centre_x - a0 * centre_x - a1 * centre_y + shift_x
+    b2 = centre_y - b0 * centre_x - b1 * centre_y + shift_y
+    zeros = tf.zeros_like(a0)
+    return tf.stack([a0, a1, a2, b0, b1, b2, zeros, zeros], axis=1)
+
+
+def augment_batch(images: tf.Tensor, config: Augmentation) -> tf.Tensor:
+    """Randomly augments a float batch [batch, h, w, c] in [0, 1]; a new draw on every call."""
+    shape = tf.shape(images)
+    batch, height, width = shape[0], shape[1], shape[2]
+    if config.horizontal_flip:
+        flip = tf.random.uniform([batch, 1, 1, 1]) < 0.5
+        images = tf.where(flip, tf.reverse(images, axis=[2]), images)
+    if config.vertical_flip:
+        flip = tf.random.uniform([batch, 1, 1, 1]) < 0.5
+        images = tf.where(flip, tf.reverse(images, axis=[1]), images)
+    images = tf.raw_ops.ImageProjectiveTransformV3(
+        images=images,
+        transforms=affine_transforms(config, batch, height, width),
+        output_shape=tf.stack([height, width]),
+        fill_value=0.0,
+        interpolation="BILINEAR",
+        fill_mode="NEAREST",
+    )
+    if config.brightness:
+        images = images * (1.0 + tf.reshape(_uniform(batch, config.brightness), [-1, 1, 1, 1]))
+    if config.contrast:
+        mean = tf.reduce_mean(images, axis=[1, 2, 3], keepdims=True)
+        factor = 1.0 + tf.reshape(_uniform(batch, config.contrast), [-1, 1, 1, 1])
+        images = (images - mean) * factor + mean
+    return tf.clip_by_value(images, 0.0, 1.0)

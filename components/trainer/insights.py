@@ -1,0 +1,202 @@
+"""The pictures that explain a training run, written by the Trainer beside its logs.
+
+- training_curves.png: accuracy and loss per epoch, training vs validation;
+- feature_maps_<class>.png: one eval image per class through every conv and pooling
+  layer (the course's intermediate-outputs model), a row of channels per layer;
+- confusion_matrix.png / .json: counts and per-class precision and recall on the eval split;
+- most_confident_mistakes.png: the eval images the model got wrong with the highest confidence.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, never a window
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+import tf_keras as keras  # noqa: E402
+
+INSIGHTS_DIR = "insights"
+CURVES_FILE = "training_curves.png"
+CONFUSION_PNG = "confusion_matrix.png"
+CONFUSION_JSON = "confusion_matrix.json"
+MISTAKES_FILE = "most_confident_mistakes.png"
+MAX_CHANNELS = 8
+MAX_LAYERS = 12
+MAX_MISTAKES = 16
+
+
+def _save(figure: plt.Figure, path: str) -> str:
+    with tf.io.gfile.GFile(path, "wb") as f:
+        figure.savefig(f, format="png", dpi=80, bbox_inches="tight")
+    plt.close(figure)
+    return path
+
+
+def training_curves(history: dict[str, list[float]], path: str) -> str:
+    """Accuracy and loss per epoch, training vs validation, side by side."""
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, metric in zip(axes, ("accuracy", "loss"), strict=False):
+        for key, label in ((metric, "training"), (f"val_{metric}", "validation")):
+            if key in history:
+                epochs = range(1, len(history[key]) + 1)
+                axis.plot(epochs, history[key], marker="o", markersize=3, label=label)
+        axis.set_title(metric)
+        axis.set_xlabel("epoch")
+        axis.legend()
+        axis.grid(alpha=0.3)
+    return _save(figure, path)
+
+
+def _feature_layers(model: keras.Model) -> list[keras.layers.Layer]:
+    """Conv and pooling layers, the model's own or (for a transfer base) evenly chosen from the base."""
+    kinds = (keras.layers.Conv2D, keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+    layers = [layer for layer in model.layers if isinstance(layer, kinds)]
+    if layers:
+        return layers[:MAX_LAYERS]
+    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
+    inner = [layer for base in nested for layer in base.layers if isinstance(layer, kinds)]
+    if len(inner) <= MAX_LAYERS:
+        return inner
+    step = len(inner) / MAX_LAYERS
+    return [inner[int(i * step)] for i in range(MAX_LAYERS - 1)] + [inner[-1]]
+
+
+def _activations(model: keras.Model, layers: list[keras.layers.Layer], image: np.ndarray):
+    """Each layer's output for one image, through an intermediate-outputs model."""
+    if all(layer in model.layers for layer in layers):
+        probe = keras.Model(model.inputs, [layer.output for layer in layers])
+        return probe(image[None], training=False)
+    # Layers inside a nested base: probe the base on what the outer model feeds it, the
+    # output of the layer before it (the models here are a straight line of layers).
+    index, base = next((i, layer) for i, layer in enumerate(model.layers)
+                       if isinstance(layer, keras.Model))
+    feed = keras.Model(model.inputs, model.layers[index - 1].output)
+    probe = keras.Model(base.inputs, [layer.output for layer in layers])
+    return probe(feed(image[None], training=False), training=False)
+
+
+def feature_maps(model: keras.Model, image: np.ndarray, title: str, path: str) -> str:
+    """One row per conv/pooling layer: the first channels of its output for this image."""
+    layers = _feature_layers(model)
+    outputs = _activations(model, layers, image)
+    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    figure, axes = plt.subplots(len(layers), MAX_CHANNELS + 1,
+                                figsize=(1.3 * (MAX_CHANNELS + 1), 1.3 * len(layers)),
+                                squeeze=False)
+    for row, (layer, output) in enumerate(zip(layers, outputs, strict=False)):
+        maps = np.asarray(output)[0]
+        axes[row, 0].imshow(np.squeeze(image), cmap="gray" if image.shape[-1] == 1 else None)
+        axes[row, 0].set_ylabel(layer.name, rotation=0, ha="right", fontsize=8)
+        for column in range(MAX_CHANNELS):
+            axis = axes[row, column + 1]
+            if column < maps.shape[-1]:
+                channel = maps[..., column]
+                spread = channel.std()
+                normalised = (channel - channel.mean()) / spread if spread > 0 else channel * 0
+                axis.imshow(np.clip(normalised * 64 + 128, 0, 255).astype("uint8"),
+                            cmap="viridis", aspect="auto")
+        for axis in axes[row]:
+            axis.set_xticks([])
+            axis.set_yticks([])
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
+def confusion(labels: np.ndarray, predicted: np.ndarray, class_names: list[str]) -> dict[str, Any]:
+    """The confusion matrix (rows: true class, columns: predicted) and per-class precision/recall."""
+    n = len(class_names)
+    matrix = np.zeros((n, n), dtype=int)
+    np.add.at(matrix, (labels, predicted), 1)
+    per_class = {}
+    for i, name in enumerate(class_names):
+        predicted_i, actual_i = matrix[:, i].sum(), matrix[i, :].sum()
+        per_class[name] = {
+            "precision": round(float(matrix[i, i] / predicted_i), 4) if predicted_i else None,
+            "recall": round(float(matrix[i, i] / actual_i), 4) if actual_i else None,
+            "support": int(actual_i),
+        }
+    return {"class_names": class_names, "matrix": matrix.tolist(), "per_class": per_class,
+            "accuracy": round(float(np.trace(matrix) / max(1, matrix.sum())), 4)}
+
+
+def confusion_plot(result: dict[str, Any], path: str) -> str:
+    """The confusion matrix as a labelled heat map."""
+    matrix = np.array(result["matrix"])
+    names = result["class_names"]
+    size = max(4.0, 0.45 * len(names) + 2)
+    figure, axis = plt.subplots(figsize=(size, size))
+    axis.imshow(matrix, cmap="Blues")
+    axis.set_xticks(range(len(names)), names, rotation=90 if len(names) > 6 else 0)
+    axis.set_yticks(range(len(names)), names)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    if len(names) <= 30:
+        for (i, j), count in np.ndenumerate(matrix):
+            axis.text(j, i, str(count), ha="center", va="center", fontsize=7,
+                      color="white" if count > matrix.max() / 2 else "black")
+    axis.set_title(f"eval accuracy {result['accuracy']:.3f}")
+    return _save(figure, path)
+
+
+def mistakes_grid(images: list[np.ndarray], captions: list[str], path: str) -> str:
+    """A grid of images with captions (true -> predicted, confidence); a note when there are none."""
+    columns = 4
+    rows = max(1, -(-len(images) // columns))
+    figure, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 2.8 * rows), squeeze=False)
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, image, caption in zip(axes.flat, images, captions, strict=False):
+        axis.imshow(np.squeeze(image), cmap="gray" if image.shape[-1] == 1 else None)
+        axis.set_title(caption, fontsize=8)
+    if not images:
+        axes[0, 0].text(0, 0.5, "no mistakes on the eval split", fontsize=12)
+    return _save(figure, path)
+
+
+def write_insights(model: keras.Model, history: dict[str, list[float]], eval_images: tf.data.Dataset,
+                   class_names: list[str], probabilities_of, output_dir: str) -> dict[str, Any]:
+    """Writes every picture into output_dir; returns {name: path} plus the confusion figures.
+
+    eval_images yields (uint8 image, label); probabilities_of maps a float batch to
+    [batch, classes] probabilities.
+    """
+    tf.io.gfile.makedirs(output_dir)
+    written: dict[str, Any] = {"curves": training_curves(history, os.path.join(output_dir, CURVES_FILE))}
+    labels, predicted, confidence, samples = [], [], [], {}
+    mistakes: list[tuple[float, np.ndarray, str]] = []
+    for pixels, label in eval_images.batch(256):
+        images = tf.image.convert_image_dtype(pixels, tf.float32)
+        probabilities = np.asarray(probabilities_of(images))
+        batch_predicted = probabilities.argmax(axis=1)
+        for image, true, guess, p in zip(pixels.numpy(), label.numpy(), batch_predicted,
+                                         probabilities, strict=False):
+            samples.setdefault(int(true), image)
+            if guess != true:
+                mistakes.append((float(p[guess]), image,
+                                 f"{class_names[true]} -> {class_names[guess]} ({p[guess]:.2f})"))
+        mistakes = sorted(mistakes, key=lambda m: -m[0])[:MAX_MISTAKES]
+        labels.append(label.numpy())
+        predicted.append(batch_predicted)
+        confidence.append(probabilities.max(axis=1))
+    result = confusion(np.concatenate(labels).astype(int), np.concatenate(predicted), class_names)
+    with tf.io.gfile.GFile(os.path.join(output_dir, CONFUSION_JSON), "w") as f:
+        json.dump(result, f, indent=2)
+    written["confusion_json"] = os.path.join(output_dir, CONFUSION_JSON)
+    written["confusion"] = confusion_plot(result, os.path.join(output_dir, CONFUSION_PNG))
+    written["mistakes"] = mistakes_grid([m[1] for m in mistakes], [m[2] for m in mistakes],
+                                        os.path.join(output_dir, MISTAKES_FILE))
+    written["feature_maps"] = {}
+    for label_id, image in sorted(samples.items()):
+        name = class_names[label_id]
+        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+        written["feature_maps"][name] = feature_maps(
+            model, image.astype(np.float32) / 255.0, f"feature maps: a '{name}' eval image",
+            os.path.join(output_dir, f"feature_maps_{safe}.png"))
+    return written

@@ -1,0 +1,145 @@
+"""The course's week-3 transfer learning: a pretrained base, frozen, with a new head.
+
+Bases (`--base`): InceptionV3 cut at `mixed7` with the course's head (Flatten ->
+Dense 1024 -> Dropout 0.2 -> output), or MobileNetV2 / EfficientNetB0 with a
+global-pooling head. Weights (`--weights`): `imagenet` (Keras downloads and caches
+them; needs the internet), a local weights file, or `none` (random initialisation).
+
+The model takes the transform graph's [0, 1] images and applies the base's own
+`preprocess_input` inside the graph, so the exported signature still takes raw bytes.
+The base is always called with training=False: its batch-norm layers stay in
+inference mode, also when the top layers are unfrozen for fine-tuning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Callable
+
+import tensorflow as tf
+import tf_keras as keras
+
+from components.trainer.hparams import TrainingConfig
+from components.trainer.models.heads import compile_classifier, output_layer
+
+BASE_LAYER = "base"
+
+
+class WeightsMismatch(ValueError):
+    """A weights file that does not fit the chosen base; the message names both."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Base:
+    """A Keras application usable as a frozen feature extractor."""
+
+    application: Callable[..., keras.Model]
+    preprocess_input: Callable[[tf.Tensor], tf.Tensor]
+    cut_layer: str | None  # None: the whole base (include_top=False)
+    pooled_head: bool  # global average pooling head, else the course's Flatten + Dense 1024
+    min_size: int
+
+
+BASES: dict[str, Base] = {
+    "inception_v3": Base(keras.applications.InceptionV3,
+                         keras.applications.inception_v3.preprocess_input, "mixed7", False, 75),
+    "mobilenet_v2": Base(keras.applications.MobileNetV2,
+                         keras.applications.mobilenet_v2.preprocess_input, None, True, 32),
+    "efficientnet_b0": Base(keras.applications.EfficientNetB0,
+                            keras.applications.efficientnet.preprocess_input, None, True, 32),
+}
+MOBILENET_V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
+DROPOUT = 0.2
+
+
+def _application_kwargs(name: str, config: TrainingConfig) -> dict:
+    kwargs = {"include_top": False, "input_shape": (config.image_height, config.image_width, 3)}
+    if name == "mobilenet_v2":
+        if config.alpha not in MOBILENET_V2_ALPHAS:
+            raise ValueError(f"--alpha {config.alpha}: MobileNetV2 offers {MOBILENET_V2_ALPHAS}")
+        kwargs["alpha"] = config.alpha
+    return kwargs
+
+
+def _describe(name: str, config: TrainingConfig) -> str:
+    alpha = f", alpha {config.alpha}" if name == "mobilenet_v2" else ""
+    return f"{name}{alpha}, input {config.image_height}x{config.image_width}x3, no top"
+
+
+def pretrained_base(config: TrainingConfig) -> keras.Model:
+    """The base named in config, with its weights loaded and cut where asked; not yet frozen."""
+    if config.base not in BASES:
+        raise ValueError(f"unknown base {config.base!r}; choose one of {sorted(BASES)}")
+    spec = BASES[config.base]
+    if min(config.image_height, config.image_width) < spec.min_size:
+        raise ValueError(f"{config.base} needs images of at least {spec.min_size} px "
+                         f"(--image-size), got {config.image_height}x{config.image_width}")
+    kwargs = _application_kwargs(config.base, config)
+    weights = config.weights
+    if weights.lower() in ("imagenet", "none"):
+        base = spec.application(weights=None if weights.lower() == "none" else "imagenet",
+                                **kwargs)
+    else:
+        if not os.path.isfile(weights):
+            raise FileNotFoundError(f"--weights {weights}: no such file")
+        base = spec.application(weights=None, **kwargs)
+        try:
+            base.load_weights(weights)
+        except (ValueError, KeyError) as error:
+            first_line = str(error).strip().splitlines()[0][:300]
+            raise WeightsMismatch(
+                f"weights file {weights} does not fit the base {_describe(config.base, config)} "
+                f"(a different base, alpha or input shape?): {first_line}"
+            ) from None
+    cut = config.cut_layer or spec.cut_layer
+    if cut:
+        try:
+            output = base.get_layer(cut).output
+        except ValueError:
+            raise ValueError(f"{config.base} has no layer {cut!r} to cut at") from None
+        base = keras.Model(base.input, output, name=BASE_LAYER)
+    else:
+        base._name = BASE_LAYER  # noqa: SLF001 - Keras has no public rename
+    return base
+
+
+def build(config: TrainingConfig, num_classes: int) -> keras.Model:
+    """Frozen pretrained base + new head, compiled; grey images are repeated to 3 channels."""
+    spec = BASES.get(config.base)
+    base = pretrained_base(config)
+    base.trainable = False
+    images = keras.Input(shape=config.input_shape, name="image")
+    x = images
+    if config.image_channels == 1:
+        x = keras.layers.Lambda(tf.image.grayscale_to_rgb, name="grey_to_rgb")(x)
+    # The transform graph gives [0, 1]; every base's preprocess_input expects [0, 255].
+    x = keras.layers.Lambda(lambda t: spec.preprocess_input(t * 255.0), name="preprocess_input")(x)
+    x = base(x, training=False)
+    dropout = DROPOUT if config.dropout is None else config.dropout
+    if spec.pooled_head:
+        x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    else:
+        x = keras.layers.Flatten(name="flatten")(x)
+        x = keras.layers.Dense(1024, activation="relu", name="dense")(x)
+    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    model = keras.Model(images, output_layer(num_classes)(x), name=f"transfer_{config.base}")
+    return compile_classifier(model, config, num_classes)
+
+
+def layers_to_unfreeze(base: keras.Model, fine_tune_layers: float) -> int:
+    """N layers, or a fraction of the base's layers when 0 < value < 1."""
+    if 0 < fine_tune_layers < 1:
+        return max(1, round(fine_tune_layers * len(base.layers)))
+    return min(int(fine_tune_layers), len(base.layers))
+
+
+def fine_tune(model: keras.Model, config: TrainingConfig, num_classes: int) -> keras.Model:
+    """Unfreezes the top layers of the base (batch norm stays frozen) and recompiles at a low rate."""
+    base = model.get_layer(BASE_LAYER)
+    count = layers_to_unfreeze(base, config.fine_tune_layers)
+    base.trainable = True
+    for index, layer in enumerate(base.layers):
+        top = index >= len(base.layers) - count
+        layer.trainable = top and not isinstance(layer, keras.layers.BatchNormalization)
+    return compile_classifier(model, config, num_classes, learning_rate=config.fine_tune_learning_rate)

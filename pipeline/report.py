@@ -1,0 +1,141 @@
+"""report.html: one page per run tying the summary to the pictures the Trainer drew.
+
+The pictures are copied from the run's ModelRun artifact into `<run_dir>/report/`
+so the page opens from disk with no server (`visionpipe report RUN_DIR` re-renders it).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+from typing import Any
+
+import tensorflow as tf
+
+from components.trainer.insights import (
+    CONFUSION_JSON,
+    CONFUSION_PNG,
+    CURVES_FILE,
+    INSIGHTS_DIR,
+    MISTAKES_FILE,
+)
+from pipeline.summary import SUMMARY_FILE
+
+REPORT_FILE = "report.html"
+REPORT_ASSETS = "report"
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; max-width: 1100px; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; }
+td, th { border: 1px solid #ccc; padding: 0.25em 0.7em; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+img { max-width: 100%; border: 1px solid #ddd; margin: 0.3em 0 1em; }
+.good { color: #126b12; font-weight: bold; } .bad { color: #a11; font-weight: bold; }
+"""
+
+
+def _table(rows: list[tuple[str, Any]], header: tuple[str, ...] | None = None) -> str:
+    head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _href(path: str) -> str:
+    """A link to a file outside the report folder: URLs as they are, local paths absolute."""
+    return path if "://" in path else "file://" + os.path.abspath(path)
+
+
+def _copy_pictures(model_run: str | None, assets_dir: str) -> dict[str, str]:
+    """Copies insights/*.png|json into assets_dir; returns {file name: relative link}."""
+    copied: dict[str, str] = {}
+    source = os.path.join(model_run, INSIGHTS_DIR) if model_run else None
+    if not source or not tf.io.gfile.isdir(source):
+        return copied
+    tf.io.gfile.makedirs(assets_dir)
+    for name in sorted(tf.io.gfile.listdir(source)):
+        tf.io.gfile.copy(os.path.join(source, name), os.path.join(assets_dir, name), overwrite=True)
+        copied[name] = f"{REPORT_ASSETS}/{name}"
+    return copied
+
+
+def render_report(run_dir: str) -> str:
+    """Writes <run_dir>/report.html from summary.json and the Trainer's pictures; returns its path."""
+    summary_path = os.path.join(run_dir, SUMMARY_FILE)
+    if not os.path.isfile(summary_path):
+        raise FileNotFoundError(f"{summary_path}: no summary; is {run_dir} a visionpipe run folder?")
+    with open(summary_path) as f:
+        summary = json.load(f)
+    pictures = _copy_pictures(summary.get("model_run"), os.path.join(run_dir, REPORT_ASSETS))
+    blessed = summary.get("blessed")
+    parts = [f"<h1>visionpipe run: {_esc(summary.get('name', ''))}</h1>"]
+    verdict = ('<span class="good">blessed and pushed</span>' if summary.get("pushed_to")
+               else '<span class="bad">not blessed, nothing pushed</span>')
+    parts.append(f"<p>{verdict}</p>")
+
+    facts = [("data", _esc(summary.get("data"))),
+             ("classes", _esc(", ".join(summary.get("class_names", []))))]
+    facts += [(f"examples ({split})", count)
+              for split, count in summary.get("examples_per_split", {}).items()]
+    quarantine = summary.get("quarantine_report")
+    quarantine_link = (f' (<a href="{_esc(_href(quarantine))}">quarantine report</a>)'
+                       if quarantine else "")
+    facts += [("quarantined files", f"{_esc(summary.get('quarantined'))}{quarantine_link}"),
+              ("ignored files", _esc(summary.get("ignored"))),
+              ("blessed", _esc(blessed)),
+              ("pushed to", _esc(summary.get("pushed_to") or "nothing pushed")),
+              ("run seconds", _esc(summary.get("seconds")))]
+    facts += [("failed threshold", _esc(f)) for f in summary.get("failed_thresholds", [])]
+    parts += ["<h2>Summary</h2>", _table(facts)]
+
+    metrics = summary.get("metrics", {})
+    if metrics:
+        parts += ["<h2>Evaluator metrics (eval split)</h2>",
+                  _table([(_esc(k), _esc(v)) for k, v in sorted(metrics.items())],
+                         ("metric", "value"))]
+
+    if CURVES_FILE in pictures:
+        parts += ["<h2>Training curves</h2>", f'<img src="{pictures[CURVES_FILE]}" alt="training curves">']
+    if CONFUSION_PNG in pictures:
+        parts += ["<h2>Confusion matrix</h2>",
+                  f'<img src="{pictures[CONFUSION_PNG]}" alt="confusion matrix">']
+        with tf.io.gfile.GFile(os.path.join(summary["model_run"], INSIGHTS_DIR, CONFUSION_JSON)) as f:
+            confusion = json.load(f)
+        rows = [(_esc(name), _esc(values["precision"]), _esc(values["recall"]),
+                 _esc(values["support"])) for name, values in confusion["per_class"].items()]
+        parts += [_table(rows, ("class", "precision", "recall", "eval images")),
+                  f'<p><a href="{pictures[CONFUSION_JSON]}">confusion_matrix.json</a></p>']
+    if MISTAKES_FILE in pictures:
+        parts += ["<h2>Most confident mistakes</h2>",
+                  f'<img src="{pictures[MISTAKES_FILE]}" alt="most confident mistakes">']
+    feature_maps = [name for name in pictures if name.startswith("feature_maps_")]
+    if feature_maps:
+        parts.append("<h2>The journey of an image through the convolutions</h2>")
+        parts += [f'<img src="{pictures[name]}" alt="{_esc(name)}">' for name in feature_maps]
+
+    config = summary.get("config", {})
+    if config:
+        parts += ["<h2>Configuration and hyper-parameters</h2>",
+                  _table([(_esc(k), _esc(v)) for k, v in config.items()], ("setting", "value"))]
+    seconds = summary.get("component_seconds", {})
+    if seconds:
+        parts += ["<h2>Seconds per component</h2>",
+                  _table([(_esc(k), _esc(v)) for k, v in seconds.items()])]
+    links = [("summary.json", SUMMARY_FILE), ("run log", "run.log")]
+    if summary.get("model_run"):
+        links.append(("TensorBoard logs and history.json (ModelRun)", _href(summary["model_run"])))
+    parts += ["<h2>Files</h2><ul>"] + [
+        f'<li><a href="{_esc(target)}">{_esc(label)}</a></li>' for label, target in links] + ["</ul>"]
+
+    page = ("<!doctype html><html><head><meta charset='utf-8'>"
+            f"<title>visionpipe: {_esc(summary.get('name', ''))}</title><style>{_STYLE}</style>"
+            "</head><body>" + "\n".join(parts) + "</body></html>\n")
+    path = os.path.join(run_dir, REPORT_FILE)
+    with open(path, "w") as f:
+        f.write(page)
+    return path
