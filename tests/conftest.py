@@ -50,3 +50,34 @@ def demo_run(tmp_path_factory):
         "--schema", str(REPO / "schemas" / "demo.pbtxt"),
     )
     return {"root": root, "data": data, "output": output, "result": result}
+
+
+@pytest.fixture(scope="session")
+def trainer_inputs(demo_run):
+    """The demo run's Examples and transform graph (64 px, 3 classes), as run_fn and tuner_fn get them."""
+    assert demo_run["result"].returncode == 0, demo_run["result"].stderr[-2000:]
+    artifacts = demo_run["output"] / "shapes" / "artifacts"
+    examples = sorted((artifacts / "ImageExampleGen" / "examples").iterdir())[0]
+    transform_graph = sorted((artifacts / "Transform" / "transform_graph").iterdir())[0]
+    return {
+        "train_files": [str(examples / "Split-train" / "*")],
+        "eval_files": [str(examples / "Split-eval" / "*")],
+        "transform_output": str(transform_graph),
+    }
+
+
+def fn_args(trainer_inputs: dict, work: Path, custom_config: dict, hyperparameters=None):
+    """TFX's FnArgs for calling run_fn / tuner_fn directly on the demo run's artifacts."""
+    from tfx.components.trainer.fn_args_utils import FnArgs
+
+    return FnArgs(
+        working_dir=str(work / "working"),
+        train_files=trainer_inputs["train_files"],
+        eval_files=trainer_inputs["eval_files"],
+        transform_output=trainer_inputs["transform_output"],
+        transform_graph_path=trainer_inputs["transform_output"],
+        serving_model_dir=str(work / "serving_model"),
+        model_run_dir=str(work / "model_run"),
+        custom_config=custom_config,
+        hyperparameters=hyperparameters,
+    )

@@ -40,10 +40,12 @@ def is_csv(path: str) -> bool:
 
 
 def _lines(path: str) -> Iterator[str]:
-    with tf.io.gfile.GFile(path, "rb") as raw:
-        stream = gzip.GzipFile(fileobj=raw) if path.lower().endswith(".gz") else raw
-        for line in io.TextIOWrapper(stream, encoding="utf-8", errors="replace"):
-            yield line.rstrip("\r\n")
+    # Read whole: pixel CSVs are tens of MB at most, and gfile reads any filesystem.
+    with tf.io.gfile.GFile(path, "rb") as f:
+        data = f.read()
+    if path.lower().endswith(".gz"):
+        data = gzip.decompress(data)
+    yield from data.decode("utf-8", errors="replace").splitlines()
 
 
 def _is_header(first_cell: str) -> bool:
@@ -81,7 +83,7 @@ def parse_row(line: str, shape: tuple[int, int, int]) -> np.ndarray:
             f"{len(cells)} pixel values, expected {expected} for {height}x{width}x{channels}"
         )
     try:
-        values = np.array([float(cell) for cell in cells])
+        values = np.array(cells, dtype=np.float64)  # numpy parses the strings in C
     except ValueError:
         bad = next(c for c in cells if not _is_number(c))
         raise InvalidRow(f"non-numeric pixel value {bad.strip()[:20]!r}") from None

@@ -104,6 +104,24 @@ def pretrained_base(config: TrainingConfig) -> keras.Model:
     return base
 
 
+class PreprocessInput(keras.layers.Layer):
+    """The base's own preprocess_input, as a layer of the model (so of the serving graph).
+
+    The transform graph gives [0, 1]; every base's preprocess_input expects [0, 255].
+    A layer (not a Lambda) so that it saves with a plain config: the base's name.
+    """
+
+    def __init__(self, base: str, **kwargs):
+        super().__init__(**kwargs)
+        self.base = base
+
+    def call(self, images: tf.Tensor) -> tf.Tensor:
+        return BASES[self.base].preprocess_input(images * 255.0)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "base": self.base}
+
+
 def build(config: TrainingConfig, num_classes: int) -> keras.Model:
     """Frozen pretrained base + new head, compiled; grey images are repeated to 3 channels."""
     spec = BASES.get(config.base)
@@ -113,8 +131,7 @@ def build(config: TrainingConfig, num_classes: int) -> keras.Model:
     x = images
     if config.image_channels == 1:
         x = keras.layers.Lambda(tf.image.grayscale_to_rgb, name="grey_to_rgb")(x)
-    # The transform graph gives [0, 1]; every base's preprocess_input expects [0, 255].
-    x = keras.layers.Lambda(lambda t: spec.preprocess_input(t * 255.0), name="preprocess_input")(x)
+    x = PreprocessInput(config.base, name="preprocess_input")(x)
     x = base(x, training=False)
     dropout = DROPOUT if config.dropout is None else config.dropout
     if spec.pooled_head:

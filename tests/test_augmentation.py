@@ -1,0 +1,57 @@
+"""Augmentation changes training pixels every epoch, never eval pixels, and is the identity when off."""
+
+import dataclasses
+
+import numpy as np
+import tensorflow as tf
+
+from components.trainer import input_pipeline
+from components.trainer.augmentation import augment_batch
+from components.trainer.hparams import Augmentation
+
+NONE = Augmentation(rotation=0, width_shift=0, height_shift=0, shear=0, zoom=0,
+                    horizontal_flip=False)
+
+
+def _cached(count: int = 16) -> tf.data.Dataset:
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8)
+    labels = np.arange(count) % 2
+    return tf.data.Dataset.from_tensor_slices((pixels, labels))
+
+
+def _epoch(dataset) -> np.ndarray:
+    """All images of one pass over the dataset, in the order it gives them."""
+    return np.concatenate([x.numpy() for x, _ in dataset])
+
+
+def test_no_augmentation_is_the_identity():
+    images = tf.random.uniform((4, 32, 32, 3))
+    np.testing.assert_allclose(augment_batch(images, NONE).numpy(), images.numpy(), atol=1e-6)
+
+
+def test_a_horizontal_flip_alone_mirrors_the_image():
+    image = tf.random.uniform((1, 8, 8, 1))
+    flip_only = dataclasses.replace(NONE, horizontal_flip=True)
+    flips = [augment_batch(image, flip_only).numpy() for _ in range(20)]
+    mirrored = image.numpy()[:, :, ::-1]
+    assert all(np.allclose(f, image.numpy()) or np.allclose(f, mirrored, atol=1e-6) for f in flips)
+    assert any(np.allclose(f, mirrored, atol=1e-6) for f in flips)
+
+
+def test_training_batches_change_every_epoch_and_eval_batches_never():
+    cached = _cached()
+    augment = lambda images: augment_batch(images, Augmentation())  # noqa: E731
+    train = input_pipeline.training_batches(cached, 16, augment=augment, seed=1)
+    plain = input_pipeline.training_batches(cached, 16, augment=None, seed=1)
+    first, second, reference = _epoch(train), _epoch(train), _epoch(plain)
+    # Same images in a new order each epoch: compare the sorted per-image sums.
+    sums = lambda batch: np.sort(batch.reshape(len(batch), -1).sum(axis=1))  # noqa: E731
+    assert not np.allclose(sums(first), sums(reference))  # pixels really changed
+    assert not np.allclose(sums(first), sums(second))  # and differently each epoch
+    assert first.min() >= 0.0 and first.max() <= 1.0
+
+    evaluation = input_pipeline.evaluation_batches(cached, 16)
+    original = np.stack([p.numpy() for p, _ in cached]).astype(np.float32) / 255.0
+    np.testing.assert_allclose(_epoch(evaluation), original, atol=1e-6)
+    np.testing.assert_allclose(_epoch(evaluation), original, atol=1e-6)

@@ -1,0 +1,72 @@
+"""Every trainer module trains a few steps through the real run_fn and exports a model that serves."""
+
+import json
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from conftest import fn_args
+from PIL import Image
+
+from components.trainer.insights import (
+    CONFUSION_JSON,
+    CONFUSION_PNG,
+    CURVES_FILE,
+    INSIGHTS_DIR,
+    MISTAKES_FILE,
+)
+from components.trainer.models import MODELS
+from components.trainer.run_fn import run_fn
+from pipeline.demo_data import CLASSES, draw_shape, encode
+
+QUICK = {"image_height": 64, "image_width": 64, "epochs": 1, "steps_per_epoch": 2,
+         "batch_size": 8}
+MODULE_CONFIGS = {
+    "scratch": {},
+    "augmented": {},
+    "multiclass": {},
+    # InceptionV3 needs 75 px; the demo transform graph gives 64, so MobileNetV2 here
+    # (InceptionV3 is tested in test_transfer.py).
+    "transfer": {"base": "mobilenet_v2", "alpha": 0.35, "weights": "none",
+                 "fine_tune_layers": 5, "fine_tune_epochs": 1},
+}
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_module_trains_exports_and_serves_raw_bytes(name, trainer_inputs, tmp_path):
+    args = fn_args(trainer_inputs, tmp_path, {**QUICK, "model": name, **MODULE_CONFIGS[name]})
+    run_fn(args)
+
+    history = json.loads((tmp_path / "model_run" / "history.json").read_text())
+    expected_epochs = 2 if name == "transfer" else 1  # transfer adds one fine-tuning epoch
+    assert len(history["loss"]) == expected_epochs and "val_accuracy" in history
+    model = tf.saved_model.load(args.serving_model_dir)
+    rng = np.random.default_rng(3)
+    images = [encode(draw_shape(shape, rng, (64, 64)), "JPEG") for shape in CLASSES]
+    out = model.signatures["serving_default"](image_bytes=tf.constant(images))
+    assert out["probabilities"].shape == (3, 3)
+    np.testing.assert_allclose(out["probabilities"].numpy().sum(axis=1), 1.0, rtol=1e-5)
+    assert set(out["class_name"].numpy().astype(str)) <= set(CLASSES)
+    # The exported graph has no augmentation op that TF Serving lacks.
+    graph = model.signatures["serving_default"].graph.as_graph_def()
+    ops = {node.op for node in graph.node} | {
+        node.op for function in graph.library.function for node in function.node_def}
+    assert "ImageProjectiveTransformV3" not in ops
+
+
+def test_insights_pictures_are_valid_pngs(trainer_inputs, tmp_path):
+    run_fn(fn_args(trainer_inputs, tmp_path, {**QUICK, "model": "scratch"}))
+    insights = tmp_path / "model_run" / INSIGHTS_DIR
+    names = [CURVES_FILE, CONFUSION_PNG, MISTAKES_FILE] + [
+        f"feature_maps_{c}.png" for c in CLASSES]
+    for name in names:
+        with Image.open(insights / name) as picture:
+            assert picture.format == "PNG"
+            assert picture.width >= 200 and picture.height >= 200, (name, picture.size)
+    confusion = json.loads((insights / CONFUSION_JSON).read_text())
+    matrix = np.array(confusion["matrix"])
+    assert matrix.shape == (3, 3)
+    eval_count = sum(1 for _ in tf.data.TFRecordDataset(
+        tf.io.gfile.glob(trainer_inputs["eval_files"][0]), compression_type="GZIP"))
+    assert matrix.sum() == eval_count  # every eval image counted once
+    assert set(confusion["per_class"]) == set(CLASSES)

@@ -1,0 +1,100 @@
+"""Transfer learning: the cut layer, weights files (fitting and not), frozen and fine-tuned layers."""
+
+import numpy as np
+import pytest
+import tf_keras as keras
+
+from components.trainer.hparams import TrainingConfig
+from components.trainer.models import build_model
+from components.trainer.models.transfer import BASE_LAYER, WeightsMismatch, fine_tune
+
+
+def _config(**changes) -> TrainingConfig:
+    values = {"model": "transfer", "base": "mobilenet_v2", "alpha": 0.35, "weights": "none",
+              "image_height": 48, "image_width": 48, "batch_size": 4, "learning_rate": 1e-2,
+              "optimizer": "adam"}
+    return TrainingConfig(**{**values, **changes})
+
+
+def _weights_file(tmp_path, alpha: float) -> str:
+    """A MobileNetV2 no-top weights file made here, as a user's private file would be."""
+    base = keras.applications.MobileNetV2(alpha=alpha, include_top=False, weights=None,
+                                          input_shape=(48, 48, 3))
+    for weight in base.weights:  # distinct values, so loading is visible
+        weight.assign(np.random.default_rng(len(weight.name)).normal(size=weight.shape) * 0.01)
+    path = str(tmp_path / f"mobilenet_v2_{alpha}_no_top.h5")
+    base.save_weights(path)
+    return path, base
+
+
+def _fit_two_steps(model):
+    rng = np.random.default_rng(0)
+    x = rng.random((8, 48, 48, 3)).astype("float32")
+    y = np.array([0, 1, 2, 0, 1, 2, 0, 1])
+    model.fit(x, y, batch_size=4, epochs=1, verbose=0)
+
+
+def test_inception_is_cut_at_mixed7_by_default_and_where_asked():
+    model = build_model(_config(base="inception_v3", image_height=75, image_width=75), 3)
+    assert model.get_layer(BASE_LAYER).layers[-1].name == "mixed7"
+    assert [layer.name for layer in model.layers[-4:]] == ["flatten", "dense", "dropout", "output"]
+    cut = build_model(_config(base="inception_v3", image_height=75, image_width=75,
+                              cut_layer="mixed5"), 3)
+    assert cut.get_layer(BASE_LAYER).layers[-1].name == "mixed5"
+    with pytest.raises(ValueError, match="no layer 'mixed99'"):
+        build_model(_config(base="inception_v3", image_height=75, image_width=75,
+                            cut_layer="mixed99"), 3)
+
+
+def test_a_weights_file_loads_through_weights_path(tmp_path):
+    path, source = _weights_file(tmp_path, 0.35)
+    model = build_model(_config(weights=path), 3)
+    base = model.get_layer(BASE_LAYER)
+    for loaded, saved in zip(base.weights, source.weights, strict=True):
+        np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
+
+
+def test_a_mismatched_weights_file_names_file_and_base(tmp_path):
+    path, _ = _weights_file(tmp_path, 0.35)
+    with pytest.raises(WeightsMismatch) as error:
+        build_model(_config(weights=path, alpha=0.5), 3)
+    assert path in str(error.value) and "mobilenet_v2, alpha 0.5" in str(error.value)
+
+
+def test_frozen_base_does_not_change_while_the_head_trains(tmp_path):
+    model = build_model(_config(), 3)
+    base = model.get_layer(BASE_LAYER)
+    assert not base.trainable and base.trainable_weights == []
+    before = [w.numpy().copy() for w in base.weights]  # incl. batch-norm moving statistics
+    head_before = model.get_layer("output").kernel.numpy().copy()
+    _fit_two_steps(model)
+    for old, new in zip(before, base.weights, strict=True):
+        np.testing.assert_array_equal(old, new.numpy())
+    assert not np.allclose(head_before, model.get_layer("output").kernel.numpy())
+
+
+def test_fine_tuning_unfreezes_only_the_top_layers_and_keeps_batch_norm_frozen():
+    config = _config(fine_tune_layers=10, fine_tune_learning_rate=1e-2)
+    model = fine_tune(build_model(config, 3), config, 3)
+    base = model.get_layer(BASE_LAYER)
+    top, bottom = base.layers[-10:], base.layers[:-10]
+    assert all(not layer.trainable for layer in bottom)
+    trainable_top = [layer for layer in top if layer.trainable]
+    assert trainable_top and all(
+        not isinstance(layer, keras.layers.BatchNormalization) for layer in trainable_top)
+    bottom_before = [w.numpy().copy() for layer in bottom for w in layer.weights]
+    batch_norm = [w for layer in top if isinstance(layer, keras.layers.BatchNormalization)
+                  for w in layer.weights]
+    bn_before = [w.numpy().copy() for w in batch_norm]
+    top_before = [w.numpy().copy() for layer in trainable_top for w in layer.trainable_weights]
+    _fit_two_steps(model)
+    after = [w.numpy() for layer in bottom for w in layer.weights]
+    assert all(np.array_equal(a, b) for a, b in zip(bottom_before, after, strict=True))
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(bn_before, batch_norm, strict=True))
+    top_after = [w.numpy() for layer in trainable_top for w in layer.trainable_weights]
+    assert any(not np.allclose(a, b) for a, b in zip(top_before, top_after, strict=True))
+
+
+def test_grey_images_feed_a_pretrained_rgb_base():
+    model = build_model(_config(image_channels=1), 24)
+    assert model.predict(np.zeros((2, 48, 48, 1), "float32"), verbose=0).shape == (2, 24)
