@@ -24,6 +24,7 @@ EXAMPLES_INPUT = "examples"
 PROBABILITIES = "probabilities"
 CLASS_ID = "class_id"
 CLASS_NAME = "class_name"
+CLASSES = "classes"  # every class name, in the order of the probabilities
 SERVING_SIGNATURE = "serving_default"
 EXAMPLES_SIGNATURE = "serving_examples"
 

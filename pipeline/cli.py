@@ -185,6 +185,50 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve(args: argparse.Namespace) -> int:
+    from serving.server import serve
+
+    try:
+        return serve(args.model_name, args.model_base_path, args.rest_port, args.grpc_port,
+                     args.host, max_request_bytes=args.max_request_bytes,
+                     enable_batching=args.enable_batching)
+    except (ValueError, OSError, TimeoutError) as error:
+        print(f"visionpipe: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from serving.client import format_answers, predict_grpc, predict_rest
+
+    answers = []
+    for image in args.images:
+        try:
+            with open(image, "rb") as f:
+                data = f.read()
+            if args.grpc:
+                answers.append(predict_grpc(args.grpc, args.model, image, data, args.top_k))
+            else:
+                answers.append(predict_rest(args.server, args.model, image, data, args.top_k))
+        except (OSError, RuntimeError) as error:
+            print(f"visionpipe: error: {error}", file=sys.stderr)
+            return EXIT_FAILED
+    print(format_answers(answers))
+    return 0
+
+
+def _serving_config(args: argparse.Namespace) -> int:
+    from serving.config_files import ServingSetup, write_serving_config
+
+    try:
+        setup = ServingSetup(args.model_name, args.model_base_path, namespace=args.namespace)
+    except ValueError as error:
+        print(f"visionpipe: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    for path in write_serving_config(setup, args.output):
+        print(f"Wrote {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser, one sub-command per job."""
     parser = argparse.ArgumentParser(
@@ -202,6 +246,36 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="re-render a run's report.html")
     report.add_argument("run_dir", help="the run folder, <output>/<name>")
     report.set_defaults(handler=_report)
+    serve = commands.add_parser(
+        "serve", help="serve pushed models over TF Serving's REST and gRPC APIs "
+        "(tensorflow_model_server when installed, else a local server)")
+    serve.add_argument("--model-base-path", required=True,
+                       help="the Pusher's output, <output>/serving/<name>")
+    serve.add_argument("--model-name", required=True)
+    serve.add_argument("--rest-port", type=int, default=8501)
+    serve.add_argument("--grpc-port", type=int, default=8500)
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="interface to bind (default: this machine only)")
+    serve.add_argument("--max-request-bytes", type=int, default=32 * 1024 * 1024)
+    serve.add_argument("--enable-batching", action="store_true",
+                       help="server-side batching: concurrent requests share one model call")
+    serve.set_defaults(handler=_serve)
+    predict = commands.add_parser("predict", help="classify images with a served model")
+    predict.add_argument("images", nargs="+", metavar="IMAGE")
+    predict.add_argument("--server", default="localhost:8501", help="REST host:port")
+    predict.add_argument("--grpc", default=None, metavar="HOST:PORT",
+                         help="use gRPC at HOST:PORT instead of REST")
+    predict.add_argument("--model", default="visionpipe", help="the served model's name")
+    predict.add_argument("--top-k", type=int, default=3)
+    predict.set_defaults(handler=_predict)
+    serving_config = commands.add_parser(
+        "serving-config", help="write TF Serving configs and Kubernetes manifests")
+    serving_config.add_argument("--model-name", required=True)
+    serving_config.add_argument("--model-base-path", required=True,
+                                help="gs://, s3:// or a local path (served from a volume)")
+    serving_config.add_argument("--namespace", default="default")
+    serving_config.add_argument("--output", required=True, help="output folder")
+    serving_config.set_defaults(handler=_serving_config)
     schema = commands.add_parser("schema", help="work with curated schemas")
     schema_commands = schema.add_subparsers(dest="schema_command", required=True)
     export = schema_commands.add_parser(

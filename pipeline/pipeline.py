@@ -11,6 +11,7 @@ from components import preprocessing
 from components.anomaly_gate import AnomalyGate
 from components.evaluation import eval_config
 from components.image_example_gen.component import ImageExampleGen
+from components.pusher import WARMUP_SIZE_KEY, AtomicPusher
 from pipeline.config import PipelineConfig
 from pipeline.data_layout import DataLayout
 
@@ -93,7 +94,7 @@ def create_pipeline(
         baseline_model=latest_blessed_model.outputs["model"],
         eval_config=eval_config(class_names, config.min_accuracy),
     )
-    pusher = tfx.components.Pusher(
+    pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         push_destination=tfx.proto.PushDestination(
@@ -101,7 +102,8 @@ def create_pipeline(
                 base_directory=config.serving_model_dir
             )
         ),
-    )
+        custom_config={WARMUP_SIZE_KEY: config.image_size},
+    ).with_id("Pusher")
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
         pipeline_root=config.pipeline_root,

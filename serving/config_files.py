@@ -109,7 +109,8 @@ def _batching_message_class():
                     label=descriptor_pb2.FieldDescriptorProto.LABEL_OPTIONAL)
     pool = descriptor_pool.DescriptorPool()
     pool.Add(file)
-    return message_factory.GetMessageClass(pool.FindMessageTypeByName("visionpipe.BatchingParameters"))
+    descriptor = pool.FindMessageTypeByName("visionpipe.BatchingParameters")
+    return message_factory.MessageFactory(pool).GetPrototype(descriptor)  # protobuf 3.20 API
 
 
 BatchingParameters = _batching_message_class()

@@ -51,7 +51,7 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         try:
             loaded = _resolve(self._servables, request.model_spec)
             inputs = {name: tf.make_ndarray(proto) for name, proto in request.inputs.items()}
-            outputs = run_signature(loaded, request.model_spec.signature_name or None, inputs)
+            outputs = self._servables.run(loaded, request.model_spec.signature_name or None, inputs)
         except ServingError as error:
             _abort(context, error)
         except (TypeError, ValueError) as error:

@@ -32,9 +32,18 @@ class ServingError(Exception):
 class Servables:
     """The models this server serves, by name, with optional version labels."""
 
-    def __init__(self, stores: dict[str, ModelStore], labels: dict[str, dict[str, int]] | None = None):
+    def __init__(self, stores: dict[str, ModelStore], labels: dict[str, dict[str, int]] | None = None,
+                 batcher=None):
         self.stores = stores
         self.labels = labels or {}
+        self.batcher = batcher  # serving.batching.Batcher when server-side batching is on
+
+    def run(self, loaded: LoadedVersion, signature_name: str | None,
+            inputs: dict[str, object]) -> dict[str, np.ndarray]:
+        """run_signature, through the batcher when batching is on."""
+        if self.batcher is not None:
+            return self.batcher.run(loaded, signature_name, inputs)
+        return run_signature(loaded, signature_name, inputs)
 
     def resolve(self, name: str, version: int | None = None, label: str | None = None
                 ) -> LoadedVersion:

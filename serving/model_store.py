@@ -53,6 +53,26 @@ def version_dirs(base_path: str) -> dict[int, str]:
             if name.isdigit() and os.path.isdir(os.path.join(base_path, name))}
 
 
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+
+
+def warm_up(model, version_dir: str) -> int:
+    """Replays the version's warmup requests (as TF Serving does) before it is served."""
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    path = os.path.join(version_dir, WARMUP_FILE)
+    if not os.path.isfile(path):
+        return 0
+    count = 0
+    for record in tf.data.TFRecordDataset(path):
+        log_entry = prediction_log_pb2.PredictionLog.FromString(record.numpy())
+        request = log_entry.predict_log.request
+        function = model.signatures[request.model_spec.signature_name or "serving_default"]
+        function(**{name: tf.make_ndarray(proto) for name, proto in request.inputs.items()})
+        count += 1
+    return count
+
+
 class ModelStore:
     """Loads and serves the latest complete version below base_path; thread-safe."""
 
@@ -99,6 +119,7 @@ class ModelStore:
                 continue  # still being written (or already failed as it is): look again later
             try:
                 model = tf.saved_model.load(found[version])
+                warm_up(model, found[version])
             except Exception as error:  # noqa: BLE001 - a bad version must not stop serving
                 self._failed[version] = fingerprint
                 log.error("model %s version %d failed to load: %s", self.name, version, error)

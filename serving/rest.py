@@ -214,14 +214,16 @@ class Handler(BaseHTTPRequestHandler):
         if match["verb"] == "classify":
             self._send(HTTPStatus.OK, classify(loaded, body))
         else:
-            self._send(HTTPStatus.OK, predict(loaded, body))
+            self._send(HTTPStatus.OK, predict(loaded, body, self.server.servables))
 
 
-def predict(loaded, body: dict) -> dict:
+def predict(loaded, body: dict, servables: Servables | None = None) -> dict:
     """A :predict body -> TF Serving's response ("predictions" for rows, "outputs" for columns)."""
     signature_name = body.get("signature_name")
     input_names = sorted(signature(loaded, signature_name).structured_input_signature[1])
-    outputs = run_signature(loaded, signature_name, parse_predict(body, input_names))
+    inputs = parse_predict(body, input_names)
+    outputs = (servables.run(loaded, signature_name, inputs) if servables
+               else run_signature(loaded, signature_name, inputs))
     if "instances" in body:
         names = sorted(outputs)
         rows = len(next(iter(outputs.values())))

@@ -177,3 +177,60 @@ def test_a_new_version_is_picked_up_and_a_half_written_one_is_not(server):
     assert requests.get(_url(server, "/versions/6")).status_code == 200
     assert failures == []
     shutil.rmtree(partial)
+
+
+def test_pushed_versions_carry_warmup_requests_and_no_temporary_folders(demo_run):
+    from tensorflow_serving.apis import prediction_log_pb2
+
+    base = demo_run["output"] / "serving" / MODEL
+    assert [p.name for p in base.iterdir() if not p.name.isdigit()] == []
+    version = sorted(base.iterdir())[0]
+    records = list(tf.data.TFRecordDataset(
+        str(version / "assets.extra" / "tf_serving_warmup_requests")))
+    assert records
+    request = prediction_log_pb2.PredictionLog.FromString(records[0].numpy()).predict_log.request
+    image = tf.make_ndarray(request.inputs["image_bytes"])[0]
+    assert tf.io.decode_jpeg(image).shape == (64, 64, 3)  # the model's input size
+
+
+def test_predict_command_over_rest_and_grpc(server, tmp_path):
+    from conftest import run_cli
+
+    rng = np.random.default_rng(99)
+    image = tmp_path / "square.jpg"
+    image.write_bytes(encode(draw_shape("square", rng, (80, 80)), "JPEG"))
+    rest = run_cli("predict", str(image), "--server", f"127.0.0.1:{server[0].rest_port}",
+                   "--model", MODEL, "--top-k", "2", timeout=120)
+    assert rest.returncode == 0, rest.stderr
+    assert "version 6" in rest.stdout or "version 1" in rest.stdout
+    assert rest.stdout.count("0.") >= 2 and "square" in rest.stdout
+    via_grpc = run_cli("predict", str(image), "--grpc", f"127.0.0.1:{server[0].grpc_port}",
+                       "--model", MODEL, timeout=120)
+    assert via_grpc.returncode == 0, via_grpc.stderr
+    assert "ms)" in via_grpc.stdout and all(c in via_grpc.stdout for c in CLASSES)
+    unknown = run_cli("predict", str(image), "--server", f"127.0.0.1:{server[0].rest_port}",
+                      "--model", "nope", timeout=120)
+    assert unknown.returncode == 1 and "HTTP 404" in unknown.stderr
+
+
+def test_server_side_batching_answers_each_request_with_its_own_rows(server):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from serving.batching import Batcher
+    from serving.inference import ServingError, run_signature
+
+    loaded = server[0].store.latest()
+    batcher = Batcher(max_batch_size=8, batch_timeout_micros=50_000)
+    images = [data for _, data in _images(seed=5)] + [b"not an image"]
+    expected = [run_signature(loaded, None, {"image_bytes": [d]})["probabilities"][0]
+                for d in images[:-1]]
+
+    def ask(data):
+        return batcher.run(loaded, None, {"image_bytes": [data]})
+
+    with ThreadPoolExecutor(len(images)) as pool:
+        futures = [pool.submit(ask, data) for data in images]
+    for future, probabilities in zip(futures[:-1], expected, strict=True):
+        np.testing.assert_allclose(future.result()["probabilities"][0], probabilities, atol=1e-5)
+    with pytest.raises(ServingError, match="Unknown image file format"):
+        futures[-1].result()

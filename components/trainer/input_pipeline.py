@@ -20,7 +20,7 @@ AUTOTUNE = tf.data.AUTOTUNE
 _DECODE_BATCH = 64
 _SHUFFLE_BUFFER = 2048
 
-Augment = Callable[[tf.Tensor], tf.Tensor]  # float [batch, h, w, c] in [0, 1] -> same
+Augment = Callable[[tf.Tensor], tf.Tensor]  # uint8 [batch, h, w, c] -> float32 in [0, 1]
 
 
 def _raw_spec(tf_transform_output: tft.TFTransformOutput) -> dict:
@@ -69,13 +69,10 @@ def training_batches(
     dataset = cached.shuffle(_SHUFFLE_BUFFER, seed=seed, reshuffle_each_iteration=True)
     if repeat:
         dataset = dataset.repeat()
+    convert = augment or to_float
     dataset = dataset.batch(batch_size).map(
-        lambda pixels, label: (to_float(pixels), label), num_parallel_calls=AUTOTUNE
+        lambda pixels, label: (convert(pixels), label), num_parallel_calls=AUTOTUNE
     )
-    if augment is not None:
-        dataset = dataset.map(
-            lambda images, label: (augment(images), label), num_parallel_calls=AUTOTUNE
-        )
     return dataset.prefetch(AUTOTUNE)
 
 

@@ -3,7 +3,8 @@
 - serving_default(image_bytes: string[batch]) takes encoded images (TF Serving's REST API
   accepts them as {"b64": ...} because the input name ends in _bytes);
 - serving_examples(examples: string[batch]) takes serialized tf.Examples (what TFMA feeds).
-Both return probabilities [batch, classes], class_id [batch] and class_name [batch].
+Both return probabilities [batch, classes], class_id [batch], class_name [batch] and
+classes [batch, classes] (the class names in the order of the probabilities).
 """
 
 from __future__ import annotations
@@ -47,6 +48,9 @@ def export_serving_model(
             features.PROBABILITIES: probabilities,
             features.CLASS_ID: class_id,
             features.CLASS_NAME: tf.gather(names, class_id),
+            # The whole vocabulary per row, as TF's classification heads export it, so a
+            # remote client can name every probability (top-k) without the assets file.
+            features.CLASSES: tf.tile(names[None, :], [tf.shape(class_id)[0], 1]),
         }
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=features.SERVING_INPUT)])
