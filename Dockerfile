@@ -1,7 +1,13 @@
-# The pipeline's container image (for Kubeflow; see the Kubeflow issue for compile/submit).
+# The pipeline's container image, for Kubeflow Pipelines (`visionpipe compile --image ...`).
 # It installs this project from pyproject.toml, the same single dependency list `make` uses,
-# so every module path TFX names (components.*, pipeline.*) imports inside the image.
-ARG BASE_IMAGE=tensorflow/tfx:1.16.0
+# so every executor class and module path in the compiled spec (components.*, pipeline.*)
+# imports inside the image.
+#
+#   make image IMAGE=europe-docker.pkg.dev/<project>/visionpipe/visionpipe:1.0
+#   docker build --build-arg TFX_VERSION=1.16.0 -t <image> .
+#   docker build --build-arg BASE_IMAGE=<a CUDA 12.3 + Python 3.10 TFX image> -t <image>-gpu .
+ARG TFX_VERSION=1.16.0
+ARG BASE_IMAGE=tensorflow/tfx:${TFX_VERSION}
 FROM ${BASE_IMAGE}
 
 # TFX 1.16 needs tf.keras to be Keras 2 (tf-keras), before Python starts.
@@ -15,4 +21,5 @@ COPY pipeline/ pipeline/
 COPY components/ components/
 COPY serving/ serving/
 COPY schemas/ schemas/
-RUN pip install --no-cache-dir -e .
+RUN pip install --no-cache-dir -e . \
+ && python -c "import components.trainer.run_fn, components.image_example_gen.executor, pipeline.pipeline"

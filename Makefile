@@ -47,5 +47,10 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/run_benchmarks.py
 
+IMAGE ?= visionpipe:latest
+image:
+	@command -v docker >/dev/null || { echo "make image needs docker (not on this machine); see README, Run on Kubeflow"; exit 1; }
+	docker build -t $(IMAGE) .
+
 clean:
 	rm -rf runs .pytest_cache

@@ -17,11 +17,13 @@ def recall_metric_name(class_name: str) -> str:
     return f"recall/{class_name}"
 
 
-def eval_config(class_names: list[str], min_accuracy: float) -> tfma.EvalConfig:
+def eval_config(class_names: list[str], min_accuracy: float,
+                compare_to_baseline: bool = True) -> tfma.EvalConfig:
     """Accuracy (+ AUC for 2 classes) and per-class recall, on the serving_examples signature.
 
-    Blessing needs accuracy >= min_accuracy and no regression against the latest blessed
-    model (the change threshold applies from the second blessed run on).
+    Blessing needs accuracy >= min_accuracy and, with compare_to_baseline, no regression
+    against the latest blessed model (the change threshold applies from the second
+    blessed run on).
     """
     metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),
@@ -33,7 +35,7 @@ def eval_config(class_names: list[str], min_accuracy: float) -> tfma.EvalConfig:
                 change_threshold=tfma.GenericChangeThreshold(
                     direction=tfma.MetricDirection.HIGHER_IS_BETTER,
                     absolute={"value": -1e-10},
-                ),
+                ) if compare_to_baseline else None,
             ),
         ),
     ]

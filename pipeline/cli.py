@@ -14,7 +14,7 @@ EXIT_FAILED = 1
 EXIT_NOT_BLESSED = 3
 
 
-def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
+def _add_run_arguments(parser: argparse.ArgumentParser, local: bool = True) -> None:
     from components.trainer.models import MODELS
     from components.trainer.models.transfer import BASES, MOBILENET_V2_ALPHAS
     from pipeline.config import DEFAULT_BEAM_ARGS, PipelineConfig
@@ -31,9 +31,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CSV only: the pixel layout of a row, HxWxC (default 28x28x1)")
     parser.add_argument("--name", default=defaults.name, help="model name (names the run folder "
                         "and the TF Serving model)")
-    parser.add_argument("--output", default=defaults.output,
-                        help="output folder: <output>/<name>/ for the run, "
-                             "<output>/serving/<name>/<version>/ for pushed models")
+    if local:
+        parser.add_argument("--output", default=defaults.output,
+                            help="output folder: <output>/<name>/ for the run, "
+                                 "<output>/serving/<name>/<version>/ for pushed models")
     parser.add_argument("--model", default=defaults.model, choices=sorted(MODELS),
                         help="trainer module: " + "; ".join(
                             f"{name}: {module.description}" for name, module in MODELS.items()))
@@ -89,6 +90,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser) -> None:
                         help="fraction of images for training when the data has no split folders")
     parser.add_argument("--min-accuracy", type=float, default=defaults.min_accuracy,
                         help="the Evaluator blesses (and the Pusher pushes) only at or above this")
+    parser.add_argument("--no-baseline", action="store_true",
+                        help="bless on --min-accuracy alone, without comparing to the latest "
+                             "blessed model (no resolver node; for open-source KFP, see README)")
     parser.add_argument("--schema", default=None,
                         help="a curated schema .pbtxt to validate against (default: infer one)")
     parser.add_argument("--max-pixels", type=int, default=defaults.max_pixels,
@@ -129,6 +133,7 @@ def _config_from(args: argparse.Namespace):
         early_stopping_patience=args.patience, steps_per_epoch=args.steps_per_epoch,
         train_fraction=args.split_ratio, min_accuracy=args.min_accuracy, schema=args.schema,
         max_pixels=args.max_pixels, beam_args=(*args.default_beam_args, *args.beam_arg),
+        compare_to_baseline=not args.no_baseline,
         enable_cache=not args.no_cache,
     )
 
@@ -170,6 +175,66 @@ def _schema_export(args: argparse.Namespace) -> int:
         print(f"visionpipe: error: {error}", file=sys.stderr)
         return EXIT_FAILED
     print(f"Wrote {args.output} (from {source}); curate it, then pass it with --schema")
+    return 0
+
+
+def _kubeflow_options(args: argparse.Namespace):
+    from pipeline.kubeflow_v2_runner import KubeflowOptions
+
+    node_selector = dict(pair.split("=", 1) for pair in args.node_selector)
+    tolerations = []
+    for text in args.toleration:
+        key, _, rest = text.partition("=")
+        value, _, effect = rest.partition(":")
+        toleration = {"key": key, "operator": "Equal" if value else "Exists"}
+        if value:
+            toleration["value"] = value
+        if effect:
+            toleration["effect"] = effect
+        tolerations.append(toleration)
+    return KubeflowOptions(
+        image=args.image, pipeline_root=args.pipeline_root, gpu_type=args.gpu_type,
+        gpus=args.gpus, cpu_limit=args.cpu_limit, memory_limit=args.memory_limit,
+        node_selector=node_selector, tolerations=tuple(tolerations), beam_runner=args.beam_runner,
+        beam_args=tuple(args.beam_arg))
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from pipeline.data_layout import DataError, DataLayout, inspect_data
+    from pipeline.kubeflow_v2_runner import compile_pipeline
+
+    args.output = args.serving_output or args.pipeline_root
+    args.default_beam_args = ()
+    try:
+        config = _config_from(args)
+        if args.class_names:
+            layout = DataLayout(args.data, args.class_names.split(","))
+        else:
+            layout = inspect_data(config.data, config.data_format, config.eval_data)
+        path = compile_pipeline(config, layout, _kubeflow_options(args), args.compiled)
+    except (DataError, ValueError, OSError) as error:
+        print(f"visionpipe: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Compiled {path} (image {args.image}, pipeline root {args.pipeline_root})")
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from pipeline.kubeflow_submit import parse_params, submit
+
+    try:
+        submitted = submit(args.package, args.host, namespace=args.namespace,
+                           experiment=args.experiment, schedule=args.schedule,
+                           params=parse_params(args.param), run_name=args.run_name,
+                           token=args.token, cookies=args.cookies)
+    except (ValueError, OSError) as error:
+        print(f"visionpipe: error: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as error:  # noqa: BLE001 - the KFP API's errors, as one line
+        print(f"visionpipe: error: Kubeflow Pipelines at {args.host}: {error}".splitlines()[0],
+              file=sys.stderr)
+        return EXIT_FAILED
+    print(f"Created {submitted.kind} {submitted.id}: {submitted.url}")
     return 0
 
 
@@ -243,6 +308,44 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--images-per-class", type=int, default=300)
     demo.add_argument("--seed", type=int, default=0)
     demo.set_defaults(handler=_demo_data)
+    compile_ = commands.add_parser(
+        "compile", help="compile the pipeline for Kubeflow Pipelines v2 (KubeflowV2DagRunner)")
+    _add_run_arguments(compile_, local=False)
+    compile_.add_argument("--output", dest="compiled", required=True,
+                          help="pipeline.json (PipelineJob) or pipeline.yaml (PipelineSpec + "
+                               "Kubernetes platform spec, for open-source KFP)")
+    compile_.add_argument("--image", required=True, help="the image with this project installed")
+    compile_.add_argument("--pipeline-root", required=True, help="gs://, s3:// or a mounted path")
+    compile_.add_argument("--serving-output", default=None,
+                          help="models are pushed to <this>/serving/<name>/ "
+                               "(default: the pipeline root)")
+    compile_.add_argument("--class-names", default=None,
+                          help="comma-separated class names, when --data cannot be listed here")
+    compile_.add_argument("--gpu-type", default=None, help="e.g. nvidia.com/gpu")
+    compile_.add_argument("--gpus", type=int, default=0, help="GPUs for the Trainer (and Tuner)")
+    compile_.add_argument("--cpu-limit", type=float, default=4.0)
+    compile_.add_argument("--memory-limit", type=float, default=16.0, help="GB")
+    compile_.add_argument("--node-selector", action="append", default=[], metavar="KEY=VALUE",
+                          help="node selector for the GPU tasks, repeatable")
+    compile_.add_argument("--toleration", action="append", default=[],
+                          metavar="KEY[=VALUE][:EFFECT]", help="toleration for the GPU tasks")
+    compile_.add_argument("--beam-runner", default="FnApiRunner",
+                          help="DataflowRunner, FlinkRunner or SparkRunner for big data "
+                               "(pass their options with --beam-arg)")
+    compile_.set_defaults(handler=_compile)
+    submit = commands.add_parser("submit", help="run a compiled pipeline on Kubeflow Pipelines")
+    submit.add_argument("package", help="the compiled pipeline.yaml or pipeline.json")
+    submit.add_argument("--host", required=True, help="the KFP API endpoint URL")
+    submit.add_argument("--namespace", default=None)
+    submit.add_argument("--experiment", default="visionpipe")
+    submit.add_argument("--run-name", default=None)
+    submit.add_argument("--schedule", default=None, metavar="CRON",
+                        help='a recurring run on this cron schedule, e.g. "0 3 * * *"')
+    submit.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                        help="pipeline parameter, e.g. data_root=gs://bucket/images")
+    submit.add_argument("--token", default=None, help="bearer token (kfp existing_token)")
+    submit.add_argument("--cookies", default=None, help="cookies for an authenticated endpoint")
+    submit.set_defaults(handler=_submit)
     report = commands.add_parser("report", help="re-render a run's report.html")
     report.add_argument("run_dir", help="the run folder, <output>/<name>")
     report.set_defaults(handler=_report)

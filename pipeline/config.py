@@ -55,10 +55,13 @@ class PipelineConfig:
     steps_per_epoch: int | None = None
     train_fraction: float = 0.8
     min_accuracy: float = 0.6
+    compare_to_baseline: bool = True  # bless only if no worse than the latest blessed model
     schema: str | None = None
     max_pixels: int = DEFAULT_MAX_PIXELS
     beam_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
     enable_cache: bool = True
+    distribution: str = "default"  # Trainer: default | mirrored (GPUs) | multi_worker_mirrored
+    artifacts_root: str | None = None  # the pipeline root; default <output>/<name>/artifacts
 
     def __post_init__(self) -> None:
         if not NAME_PATTERN.match(self.name):
@@ -87,11 +90,11 @@ class PipelineConfig:
     # Where things go: <output>/<name>/ for the run, <output>/serving/<name>/ for TF Serving.
     @property
     def run_dir(self) -> str:
-        return os.path.join(self.output, self.name)
+        return _join(self.output, self.name)
 
     @property
     def pipeline_root(self) -> str:
-        return os.path.join(self.run_dir, "artifacts")
+        return self.artifacts_root or _join(self.run_dir, "artifacts")
 
     @property
     def metadata_path(self) -> str:
@@ -100,7 +103,7 @@ class PipelineConfig:
     @property
     def serving_model_dir(self) -> str:
         """The TF Serving model base path: versions are pushed below it."""
-        return os.path.join(self.output, "serving", self.name)
+        return _join(self.output, "serving", self.name)
 
     def training(self) -> TrainingConfig:
         """The Trainer's share of the configuration."""
@@ -125,9 +128,15 @@ class PipelineConfig:
             fine_tune_layers=self.fine_tune_layers,
             fine_tune_epochs=self.fine_tune_epochs,
             fine_tune_learning_rate=self.fine_tune_learning_rate,
+            distribution=self.distribution,
         )
 
     def ingest(self, class_names: list[str] | None = None) -> IngestOptions:
         """The ExampleGen's share of the configuration."""
         return IngestOptions(class_names=tuple(class_names or ()), max_pixels=self.max_pixels,
                              data_format=self.data_format, image_shape=self.image_shape)
+
+
+def _join(base: str, *parts: str) -> str:
+    """os.path.join for local paths, '/'-joins for gs:// and s3:// URLs."""
+    return "/".join([base.rstrip("/"), *parts]) if "://" in base else os.path.join(base, *parts)

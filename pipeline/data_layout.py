@@ -9,6 +9,9 @@ from __future__ import annotations
 import dataclasses
 import os
 
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.proto import example_gen_pb2
+
 from components.image_example_gen import csv_source, sources
 from components.image_example_gen.options import CSV
 
@@ -35,8 +38,43 @@ def _check_classes(data: str, class_names: list[str], what: str) -> None:
                         "least 2 class folders or labels")
 
 
+SPAN_TAGS = ("{SPAN}", "{VERSION}", "{YYYY}", "{MM}", "{DD}")
+
+
+def split_span_path(data: str) -> tuple[str, str]:
+    """'.../images/span-{SPAN}/' -> ('.../images', 'span-{SPAN}'): the base, and the pattern
+    from the first path component with a TFX span or version tag."""
+    parts = data.rstrip("/").split("/")
+    first = next(i for i, part in enumerate(parts) if any(tag in part for tag in SPAN_TAGS))
+    return "/".join(parts[:first]) or "/", "/".join(parts[first:])
+
+
+def latest_span_folder(base: str, pattern: str) -> str:
+    """The folder the pattern names for the newest span (and version), as TFX's driver picks it."""
+    split = example_gen_pb2.Input.Split(name="all", pattern=pattern)
+    try:
+        example_gen_utils.calculate_splits_fingerprint_span_and_version(base, [split])
+    except ValueError as error:
+        raise DataError(f"{base}/{pattern}: {error}") from None
+    return split.pattern
+
+
+def span_layout(data: str) -> DataLayout:
+    """Data below a span/version pattern: the pattern stays in the pipeline (each run takes
+    the newest span); classes and split folders come from the newest span now."""
+    base, pattern = split_span_path(data)
+    resolved = latest_span_folder(base, pattern)
+    current = folder_layout(sources.split_root(base, resolved))
+    if current.split_folders:
+        folders = {split: f"{pattern}/{folder}" for split, folder in current.split_folders.items()}
+        return DataLayout(base, current.class_names, folders)
+    return DataLayout(base, current.class_names, input_pattern=pattern)
+
+
 def folder_layout(data: str) -> DataLayout:
     """A class-per-folder tree, optionally inside train/ and eval|validation|test/."""
+    if any(tag in data for tag in SPAN_TAGS):
+        return span_layout(data)
     if not os.path.exists(data) and "://" not in data:
         raise DataError(f"{data}: no such folder")
     if "://" not in data and not os.path.isdir(data):

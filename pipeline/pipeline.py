@@ -24,11 +24,16 @@ def create_pipeline(
     config: PipelineConfig,
     layout: DataLayout,
     metadata_connection_config=None,
+    input_base: str | tfx.dsl.experimental.RuntimeParameter | None = None,
 ) -> tfx.dsl.Pipeline:
-    """The TFX pipeline for one data set; the layout's class names fix label ids and metrics."""
+    """The TFX pipeline for one data set; the layout's class names fix label ids and metrics.
+
+    input_base: where ExampleGen reads, default the layout's; Kubeflow passes a runtime
+    parameter so a run can point at another folder of the same classes.
+    """
     class_names = layout.class_names
     example_gen = ImageExampleGen(
-        input_base=layout.input_base,
+        input_base=input_base or layout.input_base,
         split_folders=layout.split_folders,
         train_fraction=config.train_fraction,
         options=config.ingest(class_names),
@@ -83,16 +88,18 @@ def create_pipeline(
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
         custom_config=training_config,
     )
-    latest_blessed_model = tfx.dsl.Resolver(
-        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
+    latest_blessed_model = None
+    if config.compare_to_baseline:
+        latest_blessed_model = tfx.dsl.Resolver(
+            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_model_resolver")
     evaluator = tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=latest_blessed_model.outputs["model"],
-        eval_config=eval_config(class_names, config.min_accuracy),
+        baseline_model=latest_blessed_model.outputs["model"] if latest_blessed_model else None,
+        eval_config=eval_config(class_names, config.min_accuracy, config.compare_to_baseline),
     )
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
@@ -109,8 +116,8 @@ def create_pipeline(
         pipeline_root=config.pipeline_root,
         components=[
             example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-            transform, *([tuner] if tuner else []), trainer, latest_blessed_model, evaluator,
-            pusher,
+            transform, *([tuner] if tuner else []), trainer,
+            *([latest_blessed_model] if latest_blessed_model else []), evaluator, pusher,
         ],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,

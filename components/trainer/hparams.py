@@ -53,6 +53,7 @@ class TrainingConfig:
     fine_tune_layers: float = 0  # top N layers of the base (or a fraction if < 1) to unfreeze
     fine_tune_epochs: int = 0
     fine_tune_learning_rate: float = 1e-5
+    distribution: str = "default"  # default | mirrored (all local GPUs) | multi_worker_mirrored
     seed: int = 42
 
     def to_custom_config(self) -> dict[str, Any]:

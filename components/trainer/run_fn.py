@@ -61,6 +61,15 @@ def _callbacks(config: TrainingConfig, log_dir: str, epochs: int) -> list[keras.
     ]
 
 
+def distribution_strategy(name: str) -> tf.distribute.Strategy:
+    """The tf.distribute strategy named in the config (Kubeflow sets it from the GPU count)."""
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker_mirrored":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
 def training_config(fn_args: FnArgs) -> TrainingConfig:
     """The custom_config, with the Tuner's best hyper-parameters on top when there are any."""
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
@@ -98,7 +107,8 @@ def run_fn(fn_args: FnArgs) -> None:
     )
     eval_batches = input_pipeline.evaluation_batches(eval_images, config.batch_size)
 
-    model = build_model(config, len(class_names))
+    with distribution_strategy(config.distribution).scope():
+        model = build_model(config, len(class_names))
     progress.info(
         "training %s on %d classes for up to %d epochs%s", config.model, len(class_names),
         config.epochs, " on augmented images" if augment else "",

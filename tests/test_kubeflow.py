@@ -1,0 +1,276 @@
+"""The pipeline compiled for Kubeflow Pipelines v2: the spec itself, and two of its tasks run as pods would.
+
+No cluster here: the spec is checked with the kfp pipeline-spec and kfp-kubernetes protos,
+its ExampleGen and StatisticsGen tasks are run from their container command lines as
+subprocesses, and `submit` talks to a local stand-in of the KFP REST API.
+"""
+
+import importlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import run_cli
+from google.protobuf import json_format
+from kfp.kubernetes import kubernetes_executor_config_pb2
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from pipeline.demo_data import make_demo_data
+
+IMAGE = "europe-docker.pkg.dev/project/visionpipe/visionpipe:1.0"
+ROOT = "gs://bucket/visionpipe/root"
+COMPONENTS = {"ImageExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator", "AnomalyGate",
+              "Transform", "Trainer", "Evaluator", "Pusher"}
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_demo_data(tmp_path_factory.mktemp("kfp") / "data", images_per_class=12)
+
+
+@pytest.fixture(scope="module")
+def compiled(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("compiled")
+    common = ["--data", str(data), "--name", "shapes", "--image", IMAGE, "--pipeline-root", ROOT,
+              "--image-size", "64", "--gpu-type", "nvidia.com/gpu", "--gpus", "2",
+              "--node-selector", "cloud.google.com/gke-accelerator=nvidia-tesla-t4"]
+    for name in ("pipeline.json", "pipeline.yaml"):
+        result = run_cli("compile", *common, "--output", str(out / name))
+        assert result.returncode == 0, result.stderr[-2000:]
+    return out
+
+
+def _job(compiled) -> dict:
+    job = json.loads((compiled / "pipeline.json").read_text())
+    json_format.ParseDict(job, pipeline_spec_pb2.PipelineJob())  # strict: unknown fields fail
+    json_format.ParseDict(job["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
+    return job
+
+
+def test_the_spec_has_every_component_the_dag_edges_and_the_image(compiled):
+    job = _job(compiled)
+    spec = job["pipelineSpec"]
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) >= COMPONENTS
+    depends = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
+    assert depends["StatisticsGen"] == {"ImageExampleGen"}
+    assert {"SchemaGen", "StatisticsGen"} <= depends["ExampleValidator"]
+    assert depends["AnomalyGate"] == {"ExampleValidator"}
+    assert {"AnomalyGate", "ImageExampleGen"} <= depends["Transform"]
+    assert {"Transform", "ImageExampleGen"} <= depends["Trainer"]
+    assert {"Trainer", "latest_blessed_model_resolver-model-resolver"} <= depends["Evaluator"]
+    assert depends["Pusher"] == {"Evaluator", "Trainer"}
+    executors = spec["deploymentSpec"]["executors"]
+    containers = [e["container"] for e in executors.values() if "container" in e]
+    assert len(containers) == len(COMPONENTS)
+    assert all(c["image"] == IMAGE for c in containers)
+    trainer = executors[spec["components"][tasks["Trainer"]["componentRef"]["name"]]["executorLabel"]]
+    assert trainer["container"]["resources"]["accelerator"] == {"type": "nvidia.com/gpu",
+                                                                "count": "2"}
+    assert job["runtimeConfig"]["gcsOutputDirectory"] == ROOT
+    assert "data_root" in spec["root"]["inputDefinitions"]["parameters"]
+    assert tasks["ImageExampleGen"]["inputs"]["parameters"]["input_base"] == {
+        "componentInputParameter": "data_root"}
+    # Two GPUs: the Trainer mirrors over them.
+    trainer_config = json.loads(tasks["Trainer"]["inputs"]["parameters"]["custom_config"][
+        "runtimeValue"]["constantValue"]["stringValue"])
+    assert trainer_config["distribution"] == "mirrored"
+
+
+def test_the_yaml_carries_the_kubernetes_platform_spec(compiled):
+    spec, platform = yaml.safe_load_all((compiled / "pipeline.yaml").read_text())
+    json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+    json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec())
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == {"Trainer_executor"}
+    config = kubernetes_executor_config_pb2.KubernetesExecutorConfig()
+    # kfp-kubernetes 1.0.0 predates tolerations; its proto checks the rest.
+    json_format.ParseDict(executors["Trainer_executor"], config, ignore_unknown_fields=True)
+    assert dict(config.node_selector.labels) == {
+        "cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+    assert executors["Trainer_executor"]["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+
+
+def test_every_class_and_module_path_in_the_spec_imports(compiled):
+    spec = _job(compiled)["pipelineSpec"]
+    paths = []
+    for executor in spec["deploymentSpec"]["executors"].values():
+        args = executor.get("container", {}).get("args", [])
+        paths += [args[i + 1] for i, a in enumerate(args) if a == "--executor_class_path"]
+    for task in spec["root"]["dag"]["tasks"].values():
+        for name, value in task.get("inputs", {}).get("parameters", {}).items():
+            if name.endswith("_fn"):
+                paths.append(value["runtimeValue"]["constantValue"]["stringValue"])
+    assert "components.trainer.run_fn.run_fn" in paths
+    assert "components.preprocessing.preprocessing_fn" in paths
+    for path in paths:
+        module, _, attribute = path.rpartition(".")
+        assert getattr(importlib.import_module(module), attribute), path
+
+
+def _executor_input(spec: dict, task_name: str, work: Path, data: Path, inputs=None) -> dict:
+    """The ExecutorInput KFP would hand the task's container, with local paths."""
+    task = spec["root"]["dag"]["tasks"][task_name]
+    component = spec["components"][task["componentRef"]["name"]]
+    # Schema 2.0 specs (what TFX 1.16 emits) get their parameters as typed Values.
+    values = {}
+    for name, parameter in task.get("inputs", {}).get("parameters", {}).items():
+        if "componentInputParameter" in parameter:
+            values[name] = {"stringValue": str(data)}
+        else:
+            values[name] = parameter["runtimeValue"]["constantValue"]
+    outputs = {}
+    for name, definition in component.get("outputDefinitions", {}).get("artifacts", {}).items():
+        outputs[name] = {"artifacts": [{
+            "name": f"{task_name}-{name}", "uri": str(work / task_name / name),
+            "type": {"instanceSchema": definition["artifactType"]["instanceSchema"]},
+            "metadata": {}}]}
+    return {"inputs": {"parameters": values, "artifacts": inputs or {}},
+            "outputs": {"artifacts": outputs,
+                        "outputFile": str(work / task_name / "executor_output.json")}}
+
+
+def _run_task(spec: dict, task_name: str, executor_input: dict, work: Path) -> dict:
+    """Runs the task's container command + args as a pod would, with {{$}} filled in."""
+    label = spec["components"][spec["root"]["dag"]["tasks"][task_name]["componentRef"]["name"]][
+        "executorLabel"]
+    container = spec["deploymentSpec"]["executors"][label]["container"]
+    command = [sys.executable if part == "python" else part for part in container["command"]]
+    args = [json.dumps(executor_input) if a == "{{$}}" else a for a in container["args"]]
+    (work / task_name).mkdir(parents=True, exist_ok=True)
+    result = subprocess.run([*command, *args], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return json.loads((work / task_name / "executor_output.json").read_text())
+
+
+def test_example_gen_and_statistics_gen_tasks_run_from_the_spec(compiled, data, tmp_path):
+    spec = _job(compiled)["pipelineSpec"]
+    example_gen = _run_task(spec, "ImageExampleGen",
+                            _executor_input(spec, "ImageExampleGen", tmp_path, data), tmp_path)
+    examples = example_gen["artifacts"]["examples"]["artifacts"][0]
+    uri = Path(examples["uri"])
+    assert sorted(p.name for p in uri.iterdir() if p.name.startswith("Split-")) == [
+        "Split-eval", "Split-train"]
+    report = json.loads((uri / "quarantine_report.json").read_text())
+    assert report["quarantined_count"] == 3 and sum(report["examples_per_split"].values()) == 36
+
+    examples["type"] = {"instanceSchema": spec["components"]["ImageExampleGen"][
+        "outputDefinitions"]["artifacts"]["examples"]["artifactType"]["instanceSchema"]}
+    statistics = _run_task(spec, "StatisticsGen", _executor_input(
+        spec, "StatisticsGen", tmp_path, data, inputs={"examples": {"artifacts": [examples]}}),
+        tmp_path)
+    stats_uri = Path(statistics["artifacts"]["statistics"]["artifacts"][0]["uri"])
+    from tensorflow_data_validation.utils import stats_util
+
+    train = stats_util.load_stats_binary(str(stats_uri / "Split-train" / "FeatureStats.pb"))
+    names = {f.path.step[0] for f in train.datasets[0].features}
+    assert {"image_raw", "label", "height", "width"} <= names
+    assert train.datasets[0].num_examples > 0
+
+
+class _FakeKfpApi:
+    """A stand-in for the few KFP v2 REST endpoints `submit` calls, recording each request.
+
+    This checks the API contract (what kfp.Client sends), not a cluster.
+    """
+
+    def __init__(self):
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[str, str, dict]] = []
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _reply(self, payload):
+                data = json.dumps(payload).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):  # noqa: N802
+                api.requests.append(("GET", self.path, {}))
+                if self.path.startswith("/apis/v2beta1/healthz"):
+                    self._reply({"multi_user": False})
+                elif self.path.startswith("/apis/v2beta1/experiments"):
+                    self._reply({"experiments": []})
+                else:
+                    self._reply({})
+
+            def do_POST(self):  # noqa: N802
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])) or b"{}")
+                api.requests.append(("POST", self.path, body))
+                if self.path.startswith("/apis/v2beta1/experiments"):
+                    self._reply({"experiment_id": "exp-1", "display_name": body["display_name"]})
+                elif self.path.startswith("/apis/v2beta1/recurringruns"):
+                    self._reply({"recurring_run_id": "rr-7", "display_name": body["display_name"]})
+                elif self.path.startswith("/apis/v2beta1/runs"):
+                    self._reply({"run_id": "run-42", "display_name": body["display_name"]})
+                else:
+                    self._reply({})
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def posted(self, prefix: str) -> list[dict]:
+        return [body for method, path, body in self.requests
+                if method == "POST" and path.startswith(prefix)]
+
+
+def test_submit_creates_a_run_and_a_recurring_run_with_package_cron_and_params(compiled):
+    api = _FakeKfpApi()
+    try:
+        run = run_cli("submit", str(compiled / "pipeline.yaml"), "--host", api.url,
+                      "--experiment", "nightly", "--param", "data_root=gs://bucket/images/new")
+        assert run.returncode == 0, run.stderr[-2000:]
+        assert f"Created run run-42: {api.url}/#/runs/details/run-42" in run.stdout
+        body = api.posted("/apis/v2beta1/runs")[0]
+        assert body["experiment_id"] == "exp-1"
+        assert set(body["pipeline_spec"]["pipeline_spec"]["root"]["dag"]["tasks"]) >= COMPONENTS
+        # The Kubernetes platform spec travels with the package.
+        assert "Trainer_executor" in json.dumps(body["pipeline_spec"]["platform_spec"])
+        assert body["runtime_config"]["parameters"]["data_root"] == "gs://bucket/images/new"
+        assert api.posted("/apis/v2beta1/experiments")[0]["display_name"] == "nightly"
+
+        recurring = run_cli("submit", str(compiled / "pipeline.json"), "--host", api.url,
+                            "--schedule", "0 3 * * *")
+        assert recurring.returncode == 0, recurring.stderr[-2000:]
+        assert "Created recurring run rr-7" in recurring.stdout
+        body = api.posted("/apis/v2beta1/recurringruns")[0]
+        assert body["trigger"]["cron_schedule"]["cron"] == "0 0 3 * * *"
+        assert body["max_concurrency"] == "1" or body["max_concurrency"] == 1
+    finally:
+        api.server.shutdown()
+
+
+def test_submit_errors_are_one_clear_line(compiled, tmp_path):
+    missing = run_cli("submit", str(tmp_path / "nope.yaml"), "--host", "http://127.0.0.1:9")
+    assert missing.returncode == 1 and "no such file" in missing.stderr
+    bad_cron = run_cli("submit", str(compiled / "pipeline.yaml"), "--host", "http://127.0.0.1:9",
+                       "--schedule", "every night")
+    assert bad_cron.returncode == 1 and "use cron with 5 fields" in bad_cron.stderr
+
+
+def test_the_dockerfile_installs_every_package_the_spec_names():
+    """No Docker engine here: the image must get every package and install the one dependency list."""
+    import re
+
+    repo = Path(__file__).resolve().parent.parent
+    dockerfile = (repo / "Dockerfile").read_text()
+    packages = re.search(r'include = \[([^\]]*)\]', (repo / "pyproject.toml").read_text()).group(1)
+    for package in re.findall(r'"(\w+)\*"', packages):
+        assert f"COPY {package}/ {package}/" in dockerfile, package
+    assert "COPY pyproject.toml" in dockerfile and "pip install --no-cache-dir -e ." in dockerfile
+    assert "ENV TF_USE_LEGACY_KERAS=1" in dockerfile
+    assert re.search(r"^FROM \$\{BASE_IMAGE\}", dockerfile, re.M)
+    assert "ARG BASE_IMAGE=tensorflow/tfx:${TFX_VERSION}" in dockerfile

@@ -1,0 +1,32 @@
+"""New data on a schedule: with span-1/ and span-2/ present, a run ingests the newest span."""
+
+import json
+
+import tensorflow as tf
+from conftest import run_cli
+
+from pipeline.data_layout import split_span_path
+from pipeline.demo_data import make_demo_data
+
+
+def test_split_span_path():
+    assert split_span_path("gs://bucket/images/span-{SPAN}/") == ("gs://bucket/images", "span-{SPAN}")
+    assert split_span_path("/data/{SPAN}/v{VERSION}") == ("/data", "{SPAN}/v{VERSION}")
+
+
+def test_a_run_ingests_the_latest_span(tmp_path):
+    make_demo_data(tmp_path / "images" / "span-1", images_per_class=10, seed=1)
+    make_demo_data(tmp_path / "images" / "span-2", images_per_class=14, seed=2)
+    result = run_cli("run", "--data", str(tmp_path / "images" / "span-{SPAN}"), "--name", "spans",
+                     "--output", str(tmp_path / "runs"), "--image-size", "32", "--epochs", "1",
+                     "--steps-per-epoch", "1", "--min-accuracy", "0")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "runs" / "spans" / "summary.json").read_text())
+    assert sum(summary["examples_per_split"].values()) == 3 * 14
+    examples_dir = sorted((tmp_path / "runs" / "spans" / "artifacts" / "ImageExampleGen" /
+                           "examples").iterdir())[-1]
+    files = tf.io.gfile.glob(str(examples_dir / "Split-*" / "*"))
+    paths = {tf.train.Example.FromString(r.numpy()).features.feature["relative_path"]
+             .bytes_list.value[0].decode()
+             for r in tf.data.TFRecordDataset(files, compression_type="GZIP")}
+    assert len(paths) == 42 and all(p.startswith("span-2/") for p in paths)
