@@ -45,7 +45,9 @@ def _add_run_arguments(parser: argparse.ArgumentParser, local: bool = True) -> N
                         help="3 for RGB, 1 for grey (default 3; CSV: the rows' channels)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="default: the course's rate for the model (1e-3; 1e-4 for "
+                             "augmented and transfer)")
     parser.add_argument("--optimizer", default=defaults.optimizer,
                         help="any tf-keras optimizer name (rmsprop, adam, sgd, ...)")
     parser.add_argument("--patience", type=int, default=defaults.early_stopping_patience,

@@ -37,7 +37,7 @@ class PipelineConfig:
     channels: int = 3
     epochs: int = 15
     batch_size: int = 32
-    learning_rate: float = 1e-3
+    learning_rate: float | None = None  # None: the model's course value
     optimizer: str = "rmsprop"
     early_stopping_patience: int = 3
     dropout: float | None = None

@@ -17,7 +17,12 @@ from components.trainer import input_pipeline
 from components.trainer.augmentation import augment_batch
 from components.trainer.hparams import TUNABLE, TrainingConfig
 from components.trainer.insights import INSIGHTS_DIR, write_insights
-from components.trainer.models import build_model, trainer_module, uses_augmentation
+from components.trainer.models import (
+    build_model,
+    trainer_module,
+    uses_augmentation,
+    with_defaults,
+)
 from components.trainer.models.heads import class_probabilities
 from components.trainer.signatures import export_serving_model
 
@@ -84,7 +89,7 @@ def training_config(fn_args: FnArgs) -> TrainingConfig:
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains the model named in custom_config and exports it to fn_args.serving_model_dir."""
-    config = training_config(fn_args)
+    config = with_defaults(training_config(fn_args))
     keras.utils.set_random_seed(config.seed)
     class_names = read_label_vocabulary(fn_args.train_files)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)

@@ -26,15 +26,16 @@ class TrainerModule:
     augment_by_default: bool = False
     fine_tune: FineTuner | None = None
     description: str = ""
+    learning_rate: float = 1e-3  # the course's RMSprop rate for this week's model
 
 
 MODELS: dict[str, TrainerModule] = {
     "scratch": TrainerModule(scratch.build, description="course week 1: cats-vs-dogs CNN"),
     "augmented": TrainerModule(
-        augmented.build, augment_by_default=True,
+        augmented.build, augment_by_default=True, learning_rate=1e-4,
         description="course week 2: bigger CNN, dropout, per-epoch augmentation"),
     "transfer": TrainerModule(
-        transfer.build, fine_tune=transfer.fine_tune,
+        transfer.build, fine_tune=transfer.fine_tune, learning_rate=1e-4,
         description="course week 3: pretrained base (InceptionV3 mixed7, MobileNetV2, "
                     "EfficientNetB0), frozen, new head, optional fine-tuning"),
     "multiclass": TrainerModule(
@@ -50,12 +51,19 @@ def trainer_module(name: str) -> TrainerModule:
     return MODELS[name]
 
 
+def with_defaults(config: TrainingConfig) -> TrainingConfig:
+    """The config with the module's own learning rate when none was given."""
+    if config.learning_rate is None:
+        return config.replace(learning_rate=trainer_module(config.model).learning_rate)
+    return config
+
+
 def build_model(config: TrainingConfig, num_classes: int) -> keras.Model:
     """Builds and compiles the model named in the config for num_classes classes."""
     module = trainer_module(config.model)
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
-    return module.build(config, num_classes)
+    return module.build(with_defaults(config), num_classes)
 
 
 def uses_augmentation(config: TrainingConfig) -> bool:
