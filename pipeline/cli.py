@@ -265,13 +265,13 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from serving.client import format_answers, predict_grpc, predict_rest
+    from serving.client import format_answers, predict_grpc, predict_rest, upright_bytes
 
     answers = []
     for image in args.images:
         try:
             with open(image, "rb") as f:
-                data = f.read()
+                data = upright_bytes(f.read())
             if args.grpc:
                 answers.append(predict_grpc(args.grpc, args.model, image, data, args.top_k))
             else:

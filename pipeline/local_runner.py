@@ -28,11 +28,26 @@ class RunFailed(RuntimeError):
     """The run stopped; the message says why in one line."""
 
 
+def check_writable(folder: str) -> None:
+    """Creates folder and writes a probe file in it; RunFailed naming the path otherwise."""
+    try:
+        os.makedirs(folder, exist_ok=True)
+        probe = os.path.join(folder, f".write-test-{os.getpid()}")
+        with open(probe, "wb") as f:
+            f.write(b"\0" * 4096)
+        os.remove(probe)
+    except OSError as error:
+        reason = error.strerror or str(error)
+        raise RunFailed(f"{folder}: cannot write there ({reason}); choose another --output") from None
+
+
 def _reason(error: BaseException) -> str:
     """The innermost error's first line: TFX wraps component failures in several layers."""
     while error.__cause__ is not None or error.__context__ is not None:
         error = error.__cause__ or error.__context__
     text = str(error).strip().splitlines()
+    if isinstance(error, OSError) and error.filename:  # disk full, permissions: name the path
+        return f"{type(error).__name__}: {error.strerror or text[0]}: {error.filename}"
     return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
@@ -42,7 +57,7 @@ def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
         layout = inspect_data(config.data, config.data_format, config.eval_data)
     except DataError as error:
         raise RunFailed(str(error)) from None
-    os.makedirs(config.run_dir, exist_ok=True)
+    check_writable(config.run_dir)  # <output>/<name>, beside <output>/serving
     pipeline = create_pipeline(
         config,
         layout,

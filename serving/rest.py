@@ -100,6 +100,8 @@ def parse_predict(body: dict, input_names: list[str]) -> dict[str, object]:
         return {input_names[0]: [_decode_value(i) for i in instances]}
     if "inputs" in body:
         inputs = body["inputs"]
+        if inputs in ({}, [], None):
+            raise ServingError("INVALID_ARGUMENT", "\"inputs\" is empty")
         if isinstance(inputs, dict) and "b64" not in inputs:
             return {n: _decode_value(v) for n, v in inputs.items()}
         if len(input_names) != 1:

@@ -42,3 +42,14 @@ def test_bad_option_is_rejected_before_running(tmp_path):
     result = run_cli("run", "--data", str(tmp_path), "--output", str(tmp_path / "o"),
                      "--min-accuracy", "1.5")
     _assert_clear_failure(result, tmp_path / "o", "--min-accuracy")
+
+
+def test_unwritable_output_is_named(tmp_path):
+    for cls in ("cat", "dog"):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        (tmp_path / "data" / cls / "1.jpg").write_bytes(image_bytes())
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = run_cli("run", "--data", str(tmp_path / "data"), "--output", str(blocker / "runs"))
+    assert result.returncode == 1
+    assert f"{blocker / 'runs'}" in result.stderr and "cannot write there" in result.stderr

@@ -146,3 +146,17 @@ def test_fingerprint_sees_changes_in_nested_folders(tmp_path):
     before = sources.tree_fingerprint(str(root), [sources.WHOLE_TREE])
     _write(root / "a" / "deep" / "2.jpg", image_bytes(seed=2))
     assert sources.tree_fingerprint(str(root), [sources.WHOLE_TREE]) != before
+
+
+def test_unicode_and_space_names_and_a_one_image_class(tmp_path):
+    root = tmp_path / "data"
+    for i in range(6):
+        _write(root / "chat noir" / f"photo {i} é.jpg", image_bytes("JPEG", seed=i))
+    _write(root / "ünïcode" / "只有一个.png", image_bytes("PNG", seed=50))
+    output = tmp_path / "examples"
+    run_executor(root, output)
+    examples = read_split(output, "train") + read_split(output, "eval")
+    paths = {_feature(e, features.RELATIVE_PATH).decode() for e in examples}
+    assert "ünïcode/只有一个.png" in paths and "chat noir/photo 0 é.jpg" in paths
+    assert (output / features.LABEL_VOCABULARY_FILE).read_text(encoding="utf-8") == \
+        "chat noir\nünïcode\n"

@@ -60,3 +60,51 @@ def test_error_messages_are_one_clean_line():
 def test_sniff_format_ignores_extension_and_reads_signature():
     assert sniff_format(image_bytes("PNG")) == "png"
     assert sniff_format(b"RIFF....WEBP") is None
+
+
+def _encode(image, fmt, **kwargs) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def test_cmyk_jpeg_16_bit_png_and_animated_gif_are_accepted():
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    rgb = Image.fromarray(rng.integers(0, 256, (20, 30, 3), dtype=np.uint8))
+    assert inspect_image(_encode(rgb.convert("CMYK"), "JPEG")).channels in (3, 4)
+    deep = Image.fromarray(rng.integers(0, 65535, (20, 30)).astype(np.uint16))
+    assert inspect_image(_encode(deep, "PNG")).format == "png"
+    frames = [rgb.convert("P"), rgb.rotate(90).convert("P")]
+    import io
+
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:])
+    info = inspect_image(buffer.getvalue())  # the first frame
+    assert (info.format, info.height, info.width) == ("gif", 20, 30)
+
+
+def test_exif_rotated_jpeg_is_stored_upright():
+    import numpy as np
+    import tensorflow as tf
+    from PIL import Image
+
+    from components.image_example_gen.validation import upright
+
+    pixels = np.zeros((20, 30, 3), np.uint8)
+    pixels[:, :10] = 255  # a white left third
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: rotate 90 degrees clockwise to view
+    data = _encode(Image.fromarray(pixels), "JPEG", exif=exif.tobytes(), quality=95)
+    info = inspect_image(data)
+    assert info.orientation == 6
+    fixed, fixed_info = upright(data, info)
+    decoded = tf.io.decode_jpeg(fixed).numpy()
+    assert decoded.shape == (30, 20, 3) and (fixed_info.height, fixed_info.width) == (30, 20)
+    assert decoded[:10].mean() > 200 and decoded[-10:].mean() < 50  # white is now on top
+    plain = _encode(Image.fromarray(pixels), "JPEG")
+    assert upright(plain, inspect_image(plain))[0] == plain  # upright files are untouched

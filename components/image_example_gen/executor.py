@@ -27,7 +27,7 @@ from tfx.utils import proto_utils
 from components import features
 from components.image_example_gen import csv_source, sources
 from components.image_example_gen.options import CSV, IngestOptions
-from components.image_example_gen.validation import InvalidImage, inspect_image
+from components.image_example_gen.validation import InvalidImage, inspect_image, upright
 from components.image_example_gen.write import WriteExamplesSplit
 
 INGEST_OPTIONS_KEY = "ingest_options"
@@ -99,7 +99,7 @@ class _ReadAndValidate(beam.DoFn):
                     data = f.read()
             else:
                 data = csv_source.encode_png(csv_source.parse_row(csv_line, self._image_shape))
-            info = inspect_image(data, self._max_pixels)
+            data, info = upright(data, inspect_image(data, self._max_pixels))
         except (InvalidImage, csv_source.InvalidRow, OSError, tf.errors.OpError) as error:
             reason = error.message if isinstance(error, tf.errors.OpError) else str(error)
             return {"path": relative_path, "reason": reason}

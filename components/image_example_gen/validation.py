@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 import tensorflow as tf
-from PIL import Image
+from PIL import Image, ImageOps
 
 from components.image_example_gen.options import DEFAULT_MAX_PIXELS
 
@@ -21,6 +21,7 @@ Image.MAX_IMAGE_PIXELS = None
 
 
 _JPEG_VALIDATION_RATIO = 8
+EXIF_ORIENTATION = 0x0112
 
 _SIGNATURES = (
     (b"\xff\xd8\xff", "jpeg"),
@@ -43,6 +44,7 @@ class ImageInfo:
     height: int
     width: int
     channels: int
+    orientation: int = 1  # EXIF orientation (JPEG); 1 = stored upright
 
 
 def sniff_format(data: bytes) -> str | None:
@@ -63,6 +65,7 @@ def inspect_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInf
     try:
         with Image.open(io.BytesIO(data)) as header:  # reads the header only
             width, height = header.size
+            orientation = header.getexif().get(EXIF_ORIENTATION, 1) if image_format == "jpeg" else 1
     except Exception as error:  # noqa: BLE001 - any PIL failure means an unreadable header
         raise InvalidImage(f"unreadable {image_format} header: {_first_line(error)}") from None
     if width <= 0 or height <= 0:
@@ -84,7 +87,25 @@ def inspect_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInf
         raise InvalidImage(
             f"corrupt or truncated {image_format}: {_first_line(error.message)}"
         ) from None
-    return ImageInfo(image_format, height, width, int(pixels.shape[-1]))
+    return ImageInfo(image_format, height, width, int(pixels.shape[-1]), int(orientation or 1))
+
+
+def upright(data: bytes, info: ImageInfo) -> tuple[bytes, ImageInfo]:
+    """A JPEG whose EXIF orientation says "rotate" re-encoded upright; others unchanged.
+
+    TensorFlow's decoders (training and TF Serving alike) ignore EXIF, so a phone photo
+    stored sideways would train sideways. Re-encoding (quality 95, no EXIF) costs a little
+    fidelity on these files only; clients must send upright images too (`visionpipe
+    predict` does).
+    """
+    if info.orientation in (0, 1):
+        return data, info
+    with Image.open(io.BytesIO(data)) as image:
+        turned = ImageOps.exif_transpose(image)
+        buffer = io.BytesIO()
+        turned.save(buffer, "JPEG", quality=95)
+    width, height = turned.size
+    return buffer.getvalue(), ImageInfo(info.format, height, width, info.channels, 1)
 
 
 def _first_line(error: object) -> str:
