@@ -32,9 +32,23 @@ MODULE_CONFIGS = {
 }
 
 
+def _mobilenet_weights_file(tmp_path) -> str:
+    """A MobileNetV2 (alpha 0.35) no-top weights file written here, as a user's own file."""
+    import tf_keras as keras
+
+    base = keras.applications.MobileNetV2(alpha=0.35, include_top=False, weights=None,
+                                          input_shape=(64, 64, 3))
+    path = str(tmp_path / "mobilenet_v2_0.35_no_top.h5")
+    base.save_weights(path)
+    return path
+
+
 @pytest.mark.parametrize("name", sorted(MODELS))
 def test_module_trains_exports_and_serves_raw_bytes(name, trainer_inputs, tmp_path):
-    args = fn_args(trainer_inputs, tmp_path, {**QUICK, "model": name, **MODULE_CONFIGS[name]})
+    config = {**QUICK, "model": name, **MODULE_CONFIGS[name]}
+    if name == "transfer":  # the Trainer loads a weights file, as --weights PATH asks
+        config["weights"] = _mobilenet_weights_file(tmp_path)
+    args = fn_args(trainer_inputs, tmp_path, config)
     run_fn(args)
 
     history = json.loads((tmp_path / "model_run" / "history.json").read_text())

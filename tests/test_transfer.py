@@ -98,3 +98,13 @@ def test_fine_tuning_unfreezes_only_the_top_layers_and_keeps_batch_norm_frozen()
 def test_grey_images_feed_a_pretrained_rgb_base():
     model = build_model(_config(image_channels=1), 24)
     assert model.predict(np.zeros((2, 48, 48, 1), "float32"), verbose=0).shape == (2, 24)
+
+
+@pytest.mark.parametrize("base", ["inception_v3", "mobilenet_v2", "efficientnet_b0"])
+def test_each_base_applies_its_own_preprocess_input_in_the_graph(base):
+    from components.trainer.models.transfer import BASES, PreprocessInput
+
+    images = np.random.default_rng(1).random((2, 8, 8, 3)).astype("float32")  # [0, 1] as served
+    expected = BASES[base].preprocess_input(images * 255.0)
+    np.testing.assert_allclose(PreprocessInput(base)(images).numpy(), np.asarray(expected),
+                               rtol=1e-5, atol=1e-5)
