@@ -234,3 +234,13 @@ def test_server_side_batching_answers_each_request_with_its_own_rows(server):
         np.testing.assert_allclose(future.result()["probabilities"][0], probabilities, atol=1e-5)
     with pytest.raises(ServingError, match="Unknown image file format"):
         futures[-1].result()
+
+
+def test_a_thousand_instances_are_answered_and_more_than_the_cap_refused(server):
+    data = encode(draw_shape("circle", np.random.default_rng(1), (16, 16)), "JPEG")  # < 1 KB
+    response = requests.post(_url(server, ":predict"),
+                             json={"instances": [_b64(data)] * 1000}, timeout=300)
+    assert response.status_code == 200 and len(response.json()["predictions"]) == 1000
+    response = requests.post(_url(server, ":predict"), json={"instances": [_b64(b"x")] * 1025})
+    assert response.status_code == 400 and "exceeds 1024" in response.json()["error"]
+    assert requests.get(_url(server)).status_code == 200
