@@ -6,8 +6,8 @@
    version is pushed a third of the way in (copied under a temporary name, then renamed, as the
    Pusher does). Every request must succeed; p50/p99 before, during and after the switch; the
    server's peak RSS.
-2. The ImageExampleGen executor on N/4 and N generated small images, each in its own process:
-   peak RSS must not grow with N.
+2. The ImageExampleGen and Transform executors on N/4 and N generated small images, each size
+   in its own process: peak RSS must not grow with N.
 Loopback only, a fixed duration and size: it stops by itself.
 """
 
@@ -42,18 +42,31 @@ from serving_benchmarks import MODEL, push_model, start_server  # noqa: E402
 from pipeline.demo_data import draw_shape, encode  # noqa: E402
 
 EXAMPLE_GEN_PROBE = """
-import os, resource, sys
+import json, os, resource, shutil, sys
 os.environ["TF_USE_LEGACY_KERAS"] = "1"
 sys.path.insert(0, sys.argv[3])
+from tfx.components.transform.executor import Executor as TransformExecutor
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import standard_artifacts
 from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import Executor
+context = BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner"])
 examples = standard_artifacts.Examples()
-examples.uri = sys.argv[2]
-Executor(BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner"])).Do(
-    {}, {"examples": [examples]}, executor_properties(sys.argv[1]))
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+examples.uri = sys.argv[2] + "/examples"
+Executor(context).Do({}, {"examples": [examples]}, executor_properties(sys.argv[1]))
+after_example_gen = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+schema = standard_artifacts.Schema()
+schema.uri = sys.argv[2] + "/schema"
+os.makedirs(schema.uri)
+shutil.copy(os.path.join(sys.argv[3], "schemas", "demo.pbtxt"), schema.uri + "/schema.pbtxt")
+graph = standard_artifacts.TransformGraph()
+graph.uri = sys.argv[2] + "/transform_graph"
+TransformExecutor(context).Do(
+    {"examples": [examples], "schema": [schema]}, {"transform_graph": [graph]},
+    {"preprocessing_fn": "components.preprocessing.preprocessing_fn",
+     "custom_config": json.dumps({"image_height": 32, "image_width": 32, "image_channels": 3}),
+     "disable_statistics": 1, "force_tf_compat_v1": 0})
+print(after_example_gen, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
@@ -150,15 +163,16 @@ def example_gen_memory(work: Path, total: int) -> list[str]:
             (folder / f"{i}.png").write_bytes(encode(draw_shape("square", rng, (32, 32)), "PNG"))
         started = time.perf_counter()
         result = subprocess.run([sys.executable, "-c", EXAMPLE_GEN_PROBE, str(data),
-                                 str(work / f"examples-{count}"), str(REPO)],
+                                 str(work / f"out-{count}"), str(REPO)],
                                 capture_output=True, text=True, check=True)
-        peak_kb = int(result.stdout.strip().splitlines()[-1])
-        rows.append((count, peak_kb / 1024, time.perf_counter() - started))
+        example_gen_kb, total_kb = map(int, result.stdout.strip().splitlines()[-1].split())
+        rows.append((count, example_gen_kb / 1024, total_kb / 1024, time.perf_counter() - started))
         shutil.rmtree(data)
-    lines = ["### ImageExampleGen peak memory vs data set size (32 px PNGs, 1 Beam worker)", "",
-             "| images | peak RSS MB | seconds |", "|---|---|---|"]
-    lines += [f"| {count:,} | {mb:,.0f} | {s:.0f} |" for count, mb, s in rows]
-    growth = rows[1][1] / rows[0][1]
+    lines = ["### ExampleGen -> Transform peak memory vs data set size (32 px PNGs, 1 Beam worker)",
+             "", "| images | peak RSS after ExampleGen, MB | peak RSS after Transform, MB | seconds |",
+             "|---|---|---|---|"]
+    lines += [f"| {count:,} | {eg:,.0f} | {tr:,.0f} | {s:.0f} |" for count, eg, tr, s in rows]
+    growth = rows[1][2] / rows[0][2]
     lines += ["", f"{rows[1][0] // rows[0][0]}x the images: {growth:.2f}x the peak memory.", ""]
     return lines
 
@@ -168,12 +182,14 @@ def main() -> None:
     parser.add_argument("--output", default=None)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--images", type=int, default=20_000)
+    parser.add_argument("--skip-load", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-soak-"))
     lines = ["## Reliability soak (issue 6)", "",
              f"Machine: {os.cpu_count()} cores; measured {time.strftime('%Y-%m-%d')} by "
              "`bench/soak.py`.", ""]
-    lines += load_with_switch(work, args.seconds)
+    if not args.skip_load:
+        lines += load_with_switch(work, args.seconds)
     print("\n".join(lines), flush=True)
     lines += example_gen_memory(work, args.images)
     report = "\n".join(lines) + "\n"
