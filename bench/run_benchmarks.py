@@ -16,7 +16,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
 import json  # noqa: E402
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -29,6 +28,9 @@ from tfx.types import standard_artifacts  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from report import finish  # noqa: E402
 
 from components.image_example_gen import sources  # noqa: E402
 from components.image_example_gen.component import executor_properties  # noqa: E402
@@ -145,11 +147,7 @@ def main() -> None:
     for component, seconds in summary["component_seconds"].items():
         lines.append(f"| {component} | {seconds} |")
     lines += ["", f"Accuracy {summary['metrics'].get('accuracy')}, blessed {summary['blessed']}."]
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.output:
-        Path(args.output).write_text(report)
-    shutil.rmtree(work, ignore_errors=True)
+    finish(lines, args.output, work)
 
 
 if __name__ == "__main__":

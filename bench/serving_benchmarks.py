@@ -15,7 +15,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import argparse  # noqa: E402
 import base64  # noqa: E402
-import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -32,6 +31,9 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # 
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
+
+from report import finish  # noqa: E402
 
 from pipeline.demo_data import draw_shape, encode, make_demo_data  # noqa: E402
 
@@ -160,11 +162,7 @@ def main() -> None:
         within = "-" if name.startswith("in-process") else (
             "yes" if p50 <= 1.3 * base_p50 + 2 else "no")
         lines.append(f"| {name} | {clients} | {p50:.1f} | {p99:.1f} | {rate:,.0f} | {within} |")
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.output:
-        Path(args.output).write_text(report)
-    shutil.rmtree(work, ignore_errors=True)
+    finish(lines, args.output, work)
 
 
 if __name__ == "__main__":

@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
+from report import finish  # noqa: E402
 from serving_benchmarks import MODEL, push_model, start_server  # noqa: E402
 
 from pipeline.demo_data import draw_shape, encode  # noqa: E402
@@ -192,11 +193,7 @@ def main() -> None:
         lines += load_with_switch(work, args.seconds)
     print("\n".join(lines), flush=True)
     lines += example_gen_memory(work, args.images)
-    report = "\n".join(lines) + "\n"
-    print(report)
-    if args.output:
-        Path(args.output).write_text(report)
-    shutil.rmtree(work, ignore_errors=True)
+    finish(lines, args.output, work)
 
 
 if __name__ == "__main__":

@@ -49,11 +49,7 @@ def _lines(path: str) -> Iterator[str]:
 
 
 def _is_header(first_cell: str) -> bool:
-    try:
-        float(first_cell)
-    except ValueError:
-        return True
-    return False
+    return not _is_number(first_cell)
 
 
 def list_rows(path: str, name: str) -> CsvListing:

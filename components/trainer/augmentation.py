@@ -72,6 +72,8 @@ def augment_batch(images: tf.Tensor, config: Augmentation) -> tf.Tensor:
         fill_mode="NEAREST",
     )
     images = tf.image.convert_image_dtype(images, tf.float32)
+    if not (config.brightness or config.contrast):
+        return images  # resampling [0, 1] pixels (or uint8) stays within [0, 1]
     if config.brightness:
         images = images * (1.0 + tf.reshape(_uniform(batch, config.brightness), [-1, 1, 1, 1]))
     if config.contrast:
