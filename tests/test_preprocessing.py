@@ -63,3 +63,20 @@ def test_pixels_sit_on_8_bit_levels_so_the_uint8_cache_is_exact():
         {features.IMAGE_BYTES: tf.constant([[image_bytes(size=(97, 71))]])}, CONFIG
     )[features.IMAGE].numpy()
     np.testing.assert_allclose(out * 255, np.round(out * 255), atol=1e-4)
+
+
+def test_large_jpegs_decode_at_a_reduced_scale_and_match_a_full_decode():
+    """A photo decoded at 1/2-1/8 scale by the DCT, then resized, looks like a full decode."""
+    import numpy as np
+
+    from pipeline.demo_data import draw_shape, encode
+
+    photo = encode(draw_shape("circle", np.random.default_rng(4), (500, 375)), "JPEG")
+    out = preprocessing.preprocessing_fn({features.IMAGE_BYTES: tf.constant([[photo]])},
+                                         CONFIG)[features.IMAGE].numpy()[0]
+    full = tf.image.resize(tf.image.convert_image_dtype(tf.io.decode_jpeg(photo), tf.float32),
+                           [24, 32], antialias=True).numpy()
+    assert out.shape == (24, 32, 3)
+    assert np.abs(out - full).mean() < 0.02  # same picture; the downsampling path differs
+    scaled = preprocessing.decode(tf.constant(photo), 24, 32, 3)
+    assert scaled.shape[0] < 375 / 4  # really decoded small (1/8 here: 47 x 63)
