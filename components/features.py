@@ -34,3 +34,6 @@ QUARANTINE_REPORT_FILE = "quarantine_report.json"
 
 ACCEPTED_FORMATS = ("jpeg", "png", "gif", "bmp")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
+
+# TF Serving replays these PredictionLog records when it loads a version (written by the Pusher).
+WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"

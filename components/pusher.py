@@ -30,7 +30,6 @@ from tfx.utils import io_utils, proto_utils
 
 from components import features
 
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 WARMUP_SIZE_KEY = "warmup_image_size"
 WARMUP_COPIES = 4  # TF Serving replays each record; a few runs warm up every lazy path
 
@@ -50,7 +49,7 @@ def write_warmup_requests(version_dir: str, size: int) -> str:
     request.inputs[features.SERVING_INPUT].CopyFrom(tf.make_tensor_proto([warmup_image(size)]))
     log = prediction_log_pb2.PredictionLog(
         predict_log=prediction_log_pb2.PredictLog(request=request))
-    path = os.path.join(version_dir, WARMUP_FILE)
+    path = os.path.join(version_dir, features.WARMUP_FILE)
     tf.io.gfile.makedirs(os.path.dirname(path))
     with tf.io.TFRecordWriter(path) as writer:
         for _ in range(WARMUP_COPIES):

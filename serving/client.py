@@ -76,17 +76,10 @@ def predict_grpc(target: str, model: str, image: str, data: bytes, top_k: int) -
 
 def upright_bytes(data: bytes) -> bytes:
     """TF Serving ignores EXIF orientation: send phone photos upright, as training saw them."""
-    import io
-
-    from PIL import Image, ImageOps
+    from components.image_example_gen.validation import upright_jpeg
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            if image.format != "JPEG" or image.getexif().get(0x0112, 1) in (0, 1):
-                return data
-            buffer = io.BytesIO()
-            ImageOps.exif_transpose(image).save(buffer, "JPEG", quality=95)
-            return buffer.getvalue()
+        return upright_jpeg(data)
     except Exception:  # noqa: BLE001 - not an image PIL reads: let the server say why
         return data
 

@@ -19,6 +19,8 @@ import time
 
 import tensorflow as tf
 
+from components import features
+
 log = logging.getLogger("visionpipe.serving")
 
 
@@ -53,14 +55,11 @@ def version_dirs(base_path: str) -> dict[int, str]:
             if name.isdigit() and os.path.isdir(os.path.join(base_path, name))}
 
 
-WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
-
-
 def warm_up(model, version_dir: str) -> int:
     """Replays the version's warmup requests (as TF Serving does) before it is served."""
     from tensorflow_serving.apis import prediction_log_pb2
 
-    path = os.path.join(version_dir, WARMUP_FILE)
+    path = os.path.join(version_dir, features.WARMUP_FILE)
     if not os.path.isfile(path):
         return 0
     count = 0

@@ -165,25 +165,28 @@ class Handler(BaseHTTPRequestHandler):
             raise ServingError("INVALID_ARGUMENT", f"Invalid version: {version[:40]}")
         return match, int(version) if version is not None else None
 
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+    def _answer(self, handle) -> None:
+        """Runs handle(); errors become TF Serving's {"error": ...} answers, never a dropped socket."""
         try:
-            self._get()
+            handle()
         except ServingError as error:
             self._error(error)
         except Exception as error:  # noqa: BLE001 - answer, log, keep serving
             log.exception("internal error on %s", self.path[:200])
             self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"Internal: {error}"[:500]})
 
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self._answer(self._get)
+
     def _get(self) -> None:
         match, version = self._route()
         if match["verb"]:
             raise ServingError("INVALID_ARGUMENT", f"use POST for :{match['verb']}")
         servables: Servables = self.server.servables
+        loaded = servables.resolve(match["name"], version, match["label"])
         if match["metadata"]:
-            loaded = servables.resolve(match["name"], version, match["label"])
             self._send(HTTPStatus.OK, metadata_json(match["name"], loaded))
             return
-        loaded = servables.resolve(match["name"], version, match["label"])
         versions = [loaded.version] if version is not None else (
             servables.stores[match["name"]].loaded_versions())
         self._send(HTTPStatus.OK, {"model_version_status": [
@@ -191,13 +194,7 @@ class Handler(BaseHTTPRequestHandler):
              "status": {"error_code": "OK", "error_message": ""}} for v in versions]})
 
     def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
-        try:
-            self._post()
-        except ServingError as error:
-            self._error(error)
-        except Exception as error:  # noqa: BLE001 - answer, log, keep serving
-            log.exception("internal error on %s", self.path[:200])
-            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": f"Internal: {error}"[:500]})
+        self._answer(self._post)
 
     def _post(self) -> None:
         try:

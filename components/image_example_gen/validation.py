@@ -100,12 +100,19 @@ def upright(data: bytes, info: ImageInfo) -> tuple[bytes, ImageInfo]:
     """
     if info.orientation in (0, 1):
         return data, info
+    fixed = upright_jpeg(data)
+    height, width = (info.width, info.height) if info.orientation >= 5 else (info.height, info.width)
+    return fixed, ImageInfo(info.format, height, width, info.channels, 1)
+
+
+def upright_jpeg(data: bytes) -> bytes:
+    """JPEG bytes with their EXIF orientation applied (re-encoded, quality 95); others as given."""
     with Image.open(io.BytesIO(data)) as image:
-        turned = ImageOps.exif_transpose(image)
+        if image.format != "JPEG" or image.getexif().get(EXIF_ORIENTATION, 1) in (0, 1):
+            return data
         buffer = io.BytesIO()
-        turned.save(buffer, "JPEG", quality=95)
-    width, height = turned.size
-    return buffer.getvalue(), ImageInfo(info.format, height, width, info.channels, 1)
+        ImageOps.exif_transpose(image).save(buffer, "JPEG", quality=95)
+    return buffer.getvalue()
 
 
 def _first_line(error: object) -> str:
