@@ -1,12 +1,14 @@
 """Augmentation changes training pixels every epoch, never eval pixels, and is the identity when off."""
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from components.trainer import input_pipeline
-from components.trainer.augmentation import augment_batch
+from components.trainer.augmentation import affine_transforms, affine_warp, augment_batch
 from components.trainer.hparams import Augmentation
 
 NONE = Augmentation(rotation=0, width_shift=0, height_shift=0, shear=0, zoom=0,
@@ -28,6 +30,34 @@ def _epoch(dataset) -> np.ndarray:
 def test_no_augmentation_is_the_identity():
     images = tf.random.uniform((4, 32, 32, 3))
     np.testing.assert_allclose(augment_batch(images, NONE).numpy(), images.numpy(), atol=1e-6)
+
+
+def _reference_warp(images: np.ndarray, transforms: tf.Tensor) -> np.ndarray:
+    """TensorFlow's own kernel in float: the resampling the course's generator does."""
+    return tf.raw_ops.ImageProjectiveTransformV3(
+        images=tf.cast(images, tf.float32), transforms=transforms,
+        output_shape=images.shape[1:3], fill_value=0.0, interpolation="BILINEAR",
+        fill_mode="NEAREST").numpy()
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_the_warp_resamples_as_tensorflows_projective_transform_kernel(channels):
+    # Random noise is the hardest case for interpolation; non-square catches swapped axes.
+    rng = np.random.default_rng(3)
+    images = rng.integers(0, 256, size=(8, 24, 40, channels), dtype=np.uint8)
+    transforms = affine_transforms(Augmentation(rotation=90, zoom=0.5), 8, 24, 40)
+    warped = affine_warp(tf.constant(images), transforms).numpy()
+    assert warped.dtype == np.uint8 and warped.shape == images.shape
+    difference = np.abs(warped.astype(np.float32) - _reference_warp(images, transforms))
+    # OpenCV interpolates in 1/32-pixel steps and rounds to 8 bits.
+    assert difference.mean() < 1.5 and difference.max() <= 8
+    assert np.abs(warped.astype(np.float32) - images).mean() > 40  # it did move pixels
+
+    floats = images.astype(np.float32) / 255.0  # [0, 1] floats are warped on their own scale
+    warped_floats = affine_warp(tf.constant(floats), transforms).numpy()
+    assert warped_floats.dtype == np.float32
+    difference = np.abs(warped_floats - _reference_warp(floats, transforms)) * 255.0
+    assert difference.mean() < 1.5 and difference.max() <= 8
 
 
 def test_a_horizontal_flip_alone_mirrors_the_image():
@@ -55,3 +85,20 @@ def test_training_batches_change_every_epoch_and_eval_batches_never():
     original = np.stack([p.numpy() for p, _ in cached]).astype(np.float32) / 255.0
     np.testing.assert_allclose(_epoch(evaluation), original, atol=1e-6)
     np.testing.assert_allclose(_epoch(evaluation), original, atol=1e-6)
+
+
+def test_images_are_decoded_once_up_front_and_served_from_memory(trainer_inputs, tmp_path):
+    import shutil
+
+    import tensorflow_transform as tft
+
+    examples = Path(trainer_inputs["train_files"][0]).parent
+    copy = shutil.copytree(examples, tmp_path / "Split-train")
+    cached = input_pipeline.decoded_images(
+        [str(copy / "*")], tft.TFTransformOutput(trainer_inputs["transform_output"]))
+    shutil.rmtree(copy)  # every image must already be decoded and cached
+    count = input_pipeline.image_count(cached)
+    assert count > 100
+    first = _epoch(input_pipeline.evaluation_batches(cached, 32))
+    assert first.shape == (count, 64, 64, 3) and first.std() > 0.05
+    np.testing.assert_array_equal(_epoch(input_pipeline.evaluation_batches(cached, 32)), first)

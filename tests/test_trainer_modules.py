@@ -61,11 +61,12 @@ def test_module_trains_exports_and_serves_raw_bytes(name, trainer_inputs, tmp_pa
     assert out["probabilities"].shape == (3, 3)
     np.testing.assert_allclose(out["probabilities"].numpy().sum(axis=1), 1.0, rtol=1e-5)
     assert set(out["class_name"].numpy().astype(str)) <= set(CLASSES)
-    # The exported graph has no augmentation op that TF Serving lacks.
+    # No augmentation op reaches the exported graph: TF Serving has no Python (the
+    # training input's OpenCV warp) and no ImageProjectiveTransformV3 (Keras's random layers).
     graph = model.signatures["serving_default"].graph.as_graph_def()
     ops = {node.op for node in graph.node} | {
         node.op for function in graph.library.function for node in function.node_def}
-    assert "ImageProjectiveTransformV3" not in ops
+    assert not ops & {"PyFunc", "PyFuncStateless", "EagerPyFunc", "ImageProjectiveTransformV3"}
 
 
 def test_insights_pictures_are_valid_pngs(trainer_inputs, tmp_path):

@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import os
+import time
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -100,8 +101,14 @@ def run_fn(fn_args: FnArgs) -> None:
             f"(got {image_spec}); use SchemaGen(infer_feature_shape=True) or a curated schema"
         )
 
+    started = time.perf_counter()
     train_images = input_pipeline.decoded_images(fn_args.train_files, tf_transform_output)
     eval_images = input_pipeline.decoded_images(fn_args.eval_files, tf_transform_output)
+    progress.info(
+        "decoded %d training and %d evaluation images once, cached in memory (%.1f s)",
+        input_pipeline.image_count(train_images), input_pipeline.image_count(eval_images),
+        time.perf_counter() - started,
+    )
     steps_per_epoch = config.steps_per_epoch or fn_args.train_steps or None
     augment = None
     if uses_augmentation(config):
