@@ -111,15 +111,22 @@ def input_benchmark(photos: Path, work: Path) -> list[str]:
         count = sum(int(images.shape[0]) for _ in range(EPOCHS) for images, _ in batches)
         return count / (time.perf_counter() - started)
 
-    rates = [(course_rate(), our_rate()) for _ in range(REPEATS)]
-    course = float(np.median([c for c, _ in rates]))
-    ours = float(np.median([o for _, o in rates]))
-    return [f"### Training input: read + decode + resize to {SIZE} px + course augmentation, "
-            f"{EPOCHS} epochs, median of {REPEATS} interleaved repeats (goal >= 4x)", "",
-            "| input | images/s | ratio |", "|---|---|---|",
-            f"| ImageDataGenerator.flow_from_directory | {course:,.0f} | 1.00x |",
-            f"| visionpipe tf.data (decode once, uint8 cache, affine augmentation) | {ours:,.0f} "
-            f"| {ours / course:.2f}x |", ""] + resampling_benchmark(files, transform)
+    return side_by_side(
+        f"Training input: read + decode + resize to {SIZE} px + course augmentation, {EPOCHS} "
+        f"epochs, median of {REPEATS} interleaved repeats (goal >= 4x)", "input",
+        ("ImageDataGenerator.flow_from_directory", course_rate),
+        ("visionpipe tf.data (decode once, uint8 cache, affine augmentation)", our_rate),
+    ) + resampling_benchmark(files, transform)
+
+
+def side_by_side(title: str, kind: str, baseline: tuple, ours: tuple) -> list[str]:
+    """A Markdown table of two (name, images-per-second function) measured in interleaved repeats."""
+    rates = [(baseline[1](), ours[1]()) for _ in range(REPEATS)]
+    base_rate = float(np.median([b for b, _ in rates]))
+    our_rate = float(np.median([o for _, o in rates]))
+    return [f"### {title}", "", f"| {kind} | images/s | ratio |", "|---|---|---|",
+            f"| {baseline[0]} | {base_rate:,.0f} | 1.00x |",
+            f"| {ours[0]} | {our_rate:,.0f} | {our_rate / base_rate:.2f}x |", ""]
 
 
 def resampling_benchmark(files: list[str], transform: tft.TFTransformOutput) -> list[str]:
@@ -141,16 +148,15 @@ def resampling_benchmark(files: list[str], transform: tft.TFTransformOutput) -> 
         images_per_second(dataset, 1)  # fills the cache, traces the map
         return images_per_second(dataset, EPOCHS)
 
-    ours_fn = lambda images: affine_warp(images, transforms_for(images))  # noqa: E731
-    rates = [(rate(tensorflow_kernel), rate(ours_fn)) for _ in range(REPEATS)]
-    kernel = float(np.median([k for k, _ in rates]))
-    ours = float(np.median([o for _, o in rates]))
-    return [f"### The augmentation's resampling alone (cached uint8 {SIZE} px, batches of 32, "
-            f"median of {REPEATS} interleaved repeats)", "",
-            "| bilinear affine warp, 'nearest' fill | images/s | ratio |", "|---|---|---|",
-            f"| tf.raw_ops.ImageProjectiveTransformV3 | {kernel:,.0f} | 1.00x |",
-            f"| OpenCV warpAffine in the tf.data map (visionpipe) | {ours:,.0f} "
-            f"| {ours / kernel:.2f}x |", ""]
+    def opencv(images: tf.Tensor) -> tf.Tensor:
+        return affine_warp(images, transforms_for(images))
+
+    return side_by_side(
+        f"The augmentation's resampling alone (cached uint8 {SIZE} px, batches of 32, median of "
+        f"{REPEATS} interleaved repeats)", "bilinear affine warp, 'nearest' fill",
+        ("tf.raw_ops.ImageProjectiveTransformV3", lambda: rate(tensorflow_kernel)),
+        ("OpenCV warpAffine in the tf.data map (visionpipe)", lambda: rate(opencv)),
+    )
 
 
 def training_benchmark(work: Path) -> list[str]:
