@@ -14,6 +14,12 @@ EXIT_FAILED = 1
 EXIT_NOT_BLESSED = 3
 
 
+def _failed(error: object) -> int:
+    """Prints a one-line error the way every command does and returns the failure exit code."""
+    print(f"visionpipe: error: {error}", file=sys.stderr)
+    return EXIT_FAILED
+
+
 def _add_run_arguments(parser: argparse.ArgumentParser, local: bool = True) -> None:
     from components.trainer.models import MODELS
     from components.trainer.models.transfer import BASES, MOBILENET_V2_ALPHAS
@@ -148,8 +154,7 @@ def _run(args: argparse.Namespace) -> int:
         config = _config_from(args)
         summary = run_pipeline(config)
     except (RunFailed, ValueError) as error:
-        print(f"visionpipe: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(error)
     print(format_table(summary))
     print(f"Report: {summary['report']}")
     if summary.get("pushed_to"):
@@ -174,8 +179,7 @@ def _schema_export(args: argparse.Namespace) -> int:
     try:
         source = export_schema(args.run_dir, args.output)
     except FileNotFoundError as error:
-        print(f"visionpipe: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(error)
     print(f"Wrote {args.output} (from {source}); curate it, then pass it with --schema")
     return 0
 
@@ -215,8 +219,7 @@ def _compile(args: argparse.Namespace) -> int:
             layout = inspect_data(config.data, config.data_format, config.eval_data)
         path = compile_pipeline(config, layout, _kubeflow_options(args), args.compiled)
     except (DataError, ValueError, OSError) as error:
-        print(f"visionpipe: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(error)
     print(f"Compiled {path} (image {args.image}, pipeline root {args.pipeline_root})")
     return 0
 
@@ -230,12 +233,9 @@ def _submit(args: argparse.Namespace) -> int:
                            params=parse_params(args.param), run_name=args.run_name,
                            token=args.token, cookies=args.cookies)
     except (ValueError, OSError) as error:
-        print(f"visionpipe: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(error)
     except Exception as error:  # noqa: BLE001 - the KFP API's errors, as one line
-        print(f"visionpipe: error: Kubeflow Pipelines at {args.host}: {error}".splitlines()[0],
-              file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(f"Kubeflow Pipelines at {args.host}: {error}".splitlines()[0])
     print(f"Created {submitted.kind} {submitted.id}: {submitted.url}")
     return 0
 
@@ -246,8 +246,7 @@ def _report(args: argparse.Namespace) -> int:
     try:
         path = render_report(args.run_dir)
     except FileNotFoundError as error:
-        print(f"visionpipe: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(error)
     print(f"Wrote {path}")
     return 0
 
@@ -260,8 +259,7 @@ def _serve(args: argparse.Namespace) -> int:
                      args.host, max_request_bytes=args.max_request_bytes,
                      enable_batching=args.enable_batching)
     except (ValueError, OSError, TimeoutError) as error:
-        print(f"visionpipe: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(error)
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -277,8 +275,7 @@ def _predict(args: argparse.Namespace) -> int:
             else:
                 answers.append(predict_rest(args.server, args.model, image, data, args.top_k))
         except (OSError, RuntimeError) as error:
-            print(f"visionpipe: error: {error}", file=sys.stderr)
-            return EXIT_FAILED
+            return _failed(error)
     print(format_answers(answers))
     return 0
 
@@ -289,8 +286,7 @@ def _serving_config(args: argparse.Namespace) -> int:
     try:
         setup = ServingSetup(args.model_name, args.model_base_path, namespace=args.namespace)
     except ValueError as error:
-        print(f"visionpipe: error: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return _failed(error)
     for path in write_serving_config(setup, args.output):
         print(f"Wrote {path}")
     return 0

@@ -8,6 +8,7 @@ back. Written by hand: TF Serving's batcher is C++ inside the model server.
 
 from __future__ import annotations
 
+import dataclasses
 import queue
 import threading
 from concurrent.futures import Future
@@ -16,6 +17,19 @@ import numpy as np
 
 from serving.inference import ServingError, run_signature
 from serving.model_store import LoadedVersion
+
+
+@dataclasses.dataclass
+class _Request:
+    key: tuple  # requests with equal keys can share one call
+    loaded: LoadedVersion
+    signature_name: str | None
+    arrays: dict[str, np.ndarray]
+    future: Future
+
+    @property
+    def rows(self) -> int:
+        return len(next(iter(self.arrays.values())))
 
 
 class Batcher:
@@ -35,56 +49,57 @@ class Batcher:
         rows = {len(a) if a.ndim else 0 for a in arrays.values()}
         if len(rows) != 1 or 0 in rows or next(iter(rows)) >= self.max_batch_size:
             return run_signature(loaded, signature_name, inputs)  # odd or big: on its own
-        future: Future = Future()
-        self._queue.put(((loaded.version, id(loaded), signature_name or "", tuple(sorted(arrays))),
-                         loaded, signature_name, arrays, future))
-        return future.result()
+        request = _Request(
+            key=(loaded.version, id(loaded), signature_name or "", tuple(sorted(arrays))),
+            loaded=loaded, signature_name=signature_name, arrays=arrays, future=Future())
+        self._queue.put(request)
+        return request.future.result()
 
     def _loop(self) -> None:
         while True:
             first = self._queue.get()
-            batch, size = [first], len(next(iter(first[3].values())))
+            batch, size = [first], first.rows
             pending = []
             try:
                 while size < self.max_batch_size:
-                    item = self._queue.get(timeout=self.timeout)
-                    rows = len(next(iter(item[3].values())))
-                    if item[0] == first[0] and size + rows <= self.max_batch_size:
-                        batch.append(item)
-                        size += rows
+                    request = self._queue.get(timeout=self.timeout)
+                    if request.key == first.key and size + request.rows <= self.max_batch_size:
+                        batch.append(request)
+                        size += request.rows
                     else:
-                        pending.append(item)
+                        pending.append(request)
                         break
             except queue.Empty:
                 pass
             self._run(batch)
-            for item in pending:
-                self._queue.put(item)
+            for request in pending:
+                self._queue.put(request)
 
     @staticmethod
-    def _run(batch: list) -> None:
-        _, loaded, signature_name, _, _ = batch[0]
-        names = sorted(batch[0][3])
-        sizes = [len(item[3][names[0]]) for item in batch]
+    def _run(batch: list[_Request]) -> None:
+        first = batch[0]
         try:
-            merged = {n: np.concatenate([item[3][n] for item in batch]) for n in names}
-            outputs = run_signature(loaded, signature_name, merged)
+            merged = {name: np.concatenate([request.arrays[name] for request in batch])
+                      for name in first.arrays}
+            outputs = run_signature(first.loaded, first.signature_name, merged)
         except ServingError:
             # One bad request must not fail the others: run them one by one.
-            for _, loaded_one, name, arrays, future in batch:
+            for request in batch:
                 try:
-                    future.set_result(run_signature(loaded_one, name, arrays))
+                    request.future.set_result(
+                        run_signature(request.loaded, request.signature_name, request.arrays))
                 except Exception as error:  # noqa: BLE001 - handed to the waiting request
-                    future.set_exception(error)
+                    request.future.set_exception(error)
             return
         except Exception as error:  # noqa: BLE001 - handed to every waiting request
-            for item in batch:
-                item[4].set_exception(error)
+            for request in batch:
+                request.future.set_exception(error)
             return
         start = 0
-        for item, rows in zip(batch, sizes, strict=True):
-            item[4].set_result({k: v[start:start + rows] for k, v in outputs.items()})
-            start += rows
+        for request in batch:
+            request.future.set_result(
+                {key: value[start:start + request.rows] for key, value in outputs.items()})
+            start += request.rows
 
 
 def _as_array(value) -> np.ndarray:
