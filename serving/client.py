@@ -55,19 +55,19 @@ def predict_grpc(target: str, model: str, image: str, data: bytes, top_k: int) -
 
     from serving.grpc_server import MAX_MESSAGE_BYTES
 
-    channel = grpc.insecure_channel(target, options=[
-        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)])
     request = predict_pb2.PredictRequest()
     request.model_spec.name = model
     request.inputs[features.SERVING_INPUT].CopyFrom(tf.make_tensor_proto([data]))
-    started = time.perf_counter()
-    try:
-        response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
-            request, timeout=60)
-    except grpc.RpcError as error:
-        raise RuntimeError(f"{image}: gRPC {error.code().name}: {error.details()}") from None
-    milliseconds = (time.perf_counter() - started) * 1000
+    with grpc.insecure_channel(target, options=[
+            ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+            ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]) as channel:
+        started = time.perf_counter()
+        try:
+            response = prediction_service_pb2_grpc.PredictionServiceStub(channel).Predict(
+                request, timeout=60)
+        except grpc.RpcError as error:
+            raise RuntimeError(f"{image}: gRPC {error.code().name}: {error.details()}") from None
+        milliseconds = (time.perf_counter() - started) * 1000
     probabilities = tf.make_ndarray(response.outputs[features.PROBABILITIES])[0].tolist()
     names = [n.decode() for n in tf.make_ndarray(response.outputs[features.CLASSES])[0]]
     return Answer(image, _top(probabilities, names, top_k),
