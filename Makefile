@@ -45,7 +45,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
 bench: $(STAMP)
-	$(PY) bench/run_benchmarks.py
+	$(PY) -m bench.run_benchmarks
 
 IMAGE ?= visionpipe:latest
 image:

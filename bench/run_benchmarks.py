@@ -1,51 +1,43 @@
 """Benchmarks for the local pipeline, measured side by side in one run; prints a Markdown report.
 
     make bench                       # demo data, plus ../shared/data/rps_28px when present
-    python bench/run_benchmarks.py --output BENCH.md
+    python -m bench.run_benchmarks --report BENCH.md
 
 1. ExampleGen images/s vs a plain `tf.io.decode_image` loop over the same files (goal >= 0.8x).
 2. Bytes of transformed data on disk vs raw image bytes (goal <= 1.5x).
 3. `make run`'s pipeline wall time and per-component seconds on the demo data (goal <= 5 min).
 """
 
+import argparse
+import contextlib
+import json
 import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import tensorflow as tf
+from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
+from tfx.types import standard_artifacts
 
-import argparse  # noqa: E402
-import contextlib  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
+from bench.common import REPO, SHARED, finish, report_option
+from components.image_example_gen.component import executor_properties
+from components.image_example_gen.executor import Executor
+from components.image_example_gen.sources import image_folder
+from pipeline.config import DEFAULT_BEAM_ARGS
+from pipeline.demo_data import make_demo_data
 
-import tensorflow as tf  # noqa: E402
-from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor  # noqa: E402
-from tfx.types import standard_artifacts  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-from report import finish  # noqa: E402
-
-from components.image_example_gen import sources  # noqa: E402
-from components.image_example_gen.component import executor_properties  # noqa: E402
-from components.image_example_gen.executor import Executor  # noqa: E402
-from pipeline.config import DEFAULT_BEAM_ARGS  # noqa: E402
-from pipeline.demo_data import make_demo_data  # noqa: E402
-
-RPS = REPO.parent / "shared" / "data" / "rps_28px"
+RPS = SHARED / "rps_28px"
 
 
 def image_files(root: Path) -> list[Path]:
-    split_folders = sources.find_split_folders(str(root))
-    patterns = list(split_folders.values()) if split_folders else [sources.WHOLE_TREE]
-    return [root / p for pattern in patterns
-            for p, _ in sources.list_split(str(root), pattern).images]
+    layout = image_folder.discover(str(root))
+    patterns = list(layout.split_folders.values()) if layout.split_folders else [
+        layout.input_pattern]
+    return [root / item.id for pattern in patterns
+            for item in image_folder.list_split(str(root), pattern).items]
 
 
 def decode_loop(files: list[Path]) -> float:
@@ -61,7 +53,7 @@ def example_gen(root: Path, output: Path, beam_args: list[str]) -> float:
     """Images/s of the real ImageExampleGen executor (list, read, validate, write TFRecords)."""
     examples = standard_artifacts.Examples()
     examples.uri = str(output)
-    exec_properties = executor_properties(str(root), sources.find_split_folders(str(root)))
+    exec_properties = executor_properties(str(root), image_folder.discover(str(root)).split_folders)
     count = len(image_files(root))
     started = time.perf_counter()
     Executor(BaseBeamExecutor.Context(beam_pipeline_args=beam_args)).Do(
@@ -103,7 +95,7 @@ def full_run(data: Path, output: Path) -> tuple[float, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--output", default=None, help="also write the report to this file")
+    report_option(parser)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-bench-"))
     lines = ["## Local pipeline (issue 2)", "",
@@ -147,7 +139,7 @@ def main() -> None:
     for component, seconds in summary["component_seconds"].items():
         lines.append(f"| {component} | {seconds} |")
     lines += ["", f"Accuracy {summary['metrics'].get('accuracy')}, blessed {summary['blessed']}."]
-    finish(lines, args.output, work)
+    finish(lines, args.report, work)
 
 
 if __name__ == "__main__":

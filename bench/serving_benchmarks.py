@@ -1,6 +1,6 @@
 """Serving latency and throughput (issue 4), measured side by side in one run; prints Markdown.
 
-    python bench/serving_benchmarks.py --output BENCH.md
+    python -m bench.serving_benchmarks --report BENCH.md
 
 One 150x150 JPEG per request, against a model pushed by the pipeline at 150 px:
 in-process calls of the SavedModel signature vs `visionpipe serve` (a separate process)
@@ -8,34 +8,25 @@ over REST and gRPC, 1 and 8 concurrent clients, without and with server-side bat
 Goal: server p50 <= 1.3x in-process p50 + 2 ms.
 """
 
+import argparse
+import base64
 import os
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import grpc
+import numpy as np
+import requests
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-import argparse  # noqa: E402
-import base64  # noqa: E402
-import socket  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import grpc  # noqa: E402
-import numpy as np  # noqa: E402
-import requests  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-from report import finish  # noqa: E402
-
-from pipeline.demo_data import draw_shape, encode, make_demo_data  # noqa: E402
+from bench.common import REPO, finish, report_option
+from pipeline.demo_data import draw_shape, encode, make_demo_data
 
 REQUESTS_PER_CLIENT = 100
 MODEL = "bench"
@@ -90,7 +81,7 @@ def push_model(work: Path) -> Path:
 def start_server(base: Path, batching: bool) -> tuple[subprocess.Popen, int, int]:
     rest, grpc_port = free_port(), free_port()
     command = [sys.executable, "-m", "pipeline.cli", "serve", "--model-base-path", str(base),
-               "--model-name", MODEL, "--rest-port", str(rest), "--grpc-port", str(grpc_port)]
+               "--name", MODEL, "--rest-port", str(rest), "--grpc-port", str(grpc_port)]
     if batching:
         command.append("--enable-batching")
     process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -107,7 +98,7 @@ def start_server(base: Path, batching: bool) -> tuple[subprocess.Popen, int, int
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--output", default=None)
+    report_option(parser)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-serving-bench-"))
     base = push_model(work)
@@ -162,7 +153,7 @@ def main() -> None:
         within = "-" if name.startswith("in-process") else (
             "yes" if p50 <= 1.3 * base_p50 + 2 else "no")
         lines.append(f"| {name} | {clients} | {p50:.1f} | {p99:.1f} | {rate:,.0f} | {within} |")
-    finish(lines, args.output, work)
+    finish(lines, args.report, work)
 
 
 if __name__ == "__main__":

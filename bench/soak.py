@@ -1,6 +1,6 @@
 """Reliability soak (issue 6): load with a version switch, and ExampleGen memory vs data size.
 
-    python bench/soak.py --output SOAK.md [--seconds 30] [--images 20000]
+    python -m bench.soak --report SOAK.md [--seconds 30] [--images 20000]
 
 1. 8 concurrent clients (4 REST, 4 gRPC) against `visionpipe serve` for --seconds, while a new
    version is pushed a third of the way in (copied under a temporary name, then renamed, as the
@@ -11,36 +11,27 @@
 Loopback only, a fixed duration and size: it stops by itself.
 """
 
+import argparse
+import base64
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import grpc
+import numpy as np
+import psutil
+import requests
+import tensorflow as tf
+from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-import argparse  # noqa: E402
-import base64  # noqa: E402
-import shutil  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import threading  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import grpc  # noqa: E402
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-import requests  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-from report import finish  # noqa: E402
-from serving_benchmarks import MODEL, push_model, start_server  # noqa: E402
-
-from pipeline.demo_data import draw_shape, encode  # noqa: E402
+from bench.common import REPO, finish, report_option
+from bench.serving_benchmarks import MODEL, push_model, start_server
+from pipeline.demo_data import draw_shape, encode
 
 EXAMPLE_GEN_PROBE = """
 import json, os, resource, shutil, sys
@@ -65,7 +56,7 @@ graph.uri = sys.argv[2] + "/transform_graph"
 TransformExecutor(context).Do(
     {"examples": [examples], "schema": [schema]}, {"transform_graph": [graph]},
     {"preprocessing_fn": "components.preprocessing.preprocessing_fn",
-     "custom_config": json.dumps({"image_height": 32, "image_width": 32, "image_channels": 3}),
+     "custom_config": json.dumps({"image_spec": {"height": 32, "width": 32, "channels": 3}}),
      "disable_statistics": 1, "force_tf_compat_v1": 0})
 print(after_example_gen, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -180,7 +171,7 @@ def example_gen_memory(work: Path, total: int) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--output", default=None)
+    report_option(parser)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--images", type=int, default=20_000)
     parser.add_argument("--skip-load", action="store_true")
@@ -193,7 +184,7 @@ def main() -> None:
         lines += load_with_switch(work, args.seconds)
     print("\n".join(lines), flush=True)
     lines += example_gen_memory(work, args.images)
-    finish(lines, args.output, work)
+    finish(lines, args.report, work)
 
 
 if __name__ == "__main__":

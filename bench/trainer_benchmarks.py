@@ -1,7 +1,7 @@
 """Trainer benchmarks (issues 3 and 8), measured side by side in one run; prints a Markdown report.
 
     make bench-trainer
-    python bench/trainer_benchmarks.py --output BENCH.md [--skip-accuracy]
+    python -m bench.trainer_benchmarks --report BENCH.md [--skip-accuracy]
 
 1. The training input (read + decode + resize + augment, images/s) vs the course's
    ImageDataGenerator(...).flow_from_directory with the same augmentation on the same files.
@@ -12,42 +12,33 @@
    the real ImageNet MobileNetV2 (alpha 0.35) weights in ../shared/data/weights/.
 """
 
+import argparse
+import functools
+import json
 import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
 
-import argparse  # noqa: E402
-import functools  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-import tensorflow_transform as tft  # noqa: E402
-import tf_keras as keras  # noqa: E402
-
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "bench"))
-
-from report import finish  # noqa: E402
-from run_benchmarks import photo_sized  # noqa: E402
-
-from components.trainer import input_pipeline  # noqa: E402
-from components.trainer.augmentation import (  # noqa: E402
+from bench.common import REPO, SHARED, finish, report_option
+from bench.run_benchmarks import photo_sized
+from components.image_spec import ImageSpec
+from components.trainer import input_pipeline
+from components.trainer.augmentation import (
     affine_transforms,
     affine_warp,
     augment_batch,
 )
-from components.trainer.hparams import Augmentation, TrainingConfig  # noqa: E402
-from components.trainer.models import build_model  # noqa: E402
+from components.trainer.hparams import Augmentation, TrainingConfig
+from components.trainer.models import build_model, resolve_defaults
 
-SHARED = REPO.parent / "shared" / "data"
 RPS = SHARED / "rps_28px"
 SIGN = SHARED / "sign_mnist_sample.csv.gz"
 WEIGHTS = SHARED / "weights" / "mobilenet_v2_0.35_224_imagenet_from_teachablemachine_no_top.h5"
@@ -173,7 +164,8 @@ def training_benchmark(work: Path) -> list[str]:
     modules = {"scratch": {}, "augmented": {}, "multiclass": {},
                "transfer": {"base": "mobilenet_v2", "alpha": 0.35, "weights": "none"}}
     for name, extra in modules.items():
-        config = TrainingConfig(model=name, image_height=SIZE, image_width=SIZE, **extra)
+        config = resolve_defaults(TrainingConfig(model=name, **extra))
+        image = ImageSpec.square(SIZE)
         augment = (functools.partial(augment_batch, config=Augmentation())
                    if name in ("augmented", "multiclass") else None)
 
@@ -182,7 +174,7 @@ def training_benchmark(work: Path) -> list[str]:
             model.fit(data, epochs=1, verbose=0, **kwargs)
             return len(labels) / (time.perf_counter() - started)
 
-        plain_model, our_model = build_model(config, 2), build_model(config, 2)
+        plain_model, our_model = build_model(config, image, 2), build_model(config, image, 2)
         our_data = input_pipeline.training_batches(cached, 32, augment=augment)
         timed_epoch(plain_model, in_memory, y=labels, batch_size=32)  # tracing and warm-up
         timed_epoch(our_model, our_data)
@@ -239,7 +231,7 @@ def accuracy_benchmark(work: Path) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--output", default=None)
+    report_option(parser)
     parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-trainer-bench-"))
@@ -253,7 +245,7 @@ def main() -> None:
     lines += training_benchmark(work)
     if not args.skip_accuracy and RPS.exists() and SIGN.exists() and WEIGHTS.exists():
         lines += accuracy_benchmark(work)
-    finish(lines, args.output, work)
+    finish(lines, args.report, work)
 
 
 if __name__ == "__main__":

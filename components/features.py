@@ -5,6 +5,8 @@ features, and the Trainer, the serving signatures and the Evaluator read both by
 these names.
 """
 
+import re
+
 # Raw features written by the image ExampleGen (one tf.train.Example per image).
 IMAGE_BYTES = "image_raw"  # the encoded file bytes, never decoded pixels
 LABEL = "label"  # int64: index of the class name in the label vocabulary
@@ -28,9 +30,18 @@ CLASSES = "classes"  # every class name, in the order of the probabilities
 SERVING_SIGNATURE = "serving_default"
 EXAMPLES_SIGNATURE = "serving_examples"
 
-# Files the ExampleGen writes into its Examples artifact, next to the splits.
-LABEL_VOCABULARY_FILE = "label_vocabulary.txt"
+# Files the ExampleGen writes into its Examples artifact, next to the splits (and
+# label_vocabulary.txt, see components/label_vocabulary.py).
 QUARANTINE_REPORT_FILE = "quarantine_report.json"
+
+# Custom properties of the Examples artifact (written by the ExampleGen, read by the summary).
+CLASS_NAMES_PROPERTY = "label_vocabulary"  # JSON list of the class names
+EXAMPLES_PER_SPLIT_PROPERTY = "examples_per_split"  # JSON {split: count}
+QUARANTINED_PROPERTY = "quarantined_count"
+IGNORED_PROPERTY = "ignored_count"
+
+# A TF Serving model name (and the run's folder name): plain, so it is safe in paths and URLs.
+MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 ACCEPTED_FORMATS = ("jpeg", "png", "gif", "bmp")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")

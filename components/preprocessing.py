@@ -12,12 +12,7 @@ from typing import Any
 import tensorflow as tf
 
 from components import features
-
-# Keys of the Transform component's custom_config.
-IMAGE_HEIGHT = "image_height"
-IMAGE_WIDTH = "image_width"
-IMAGE_CHANNELS = "image_channels"
-
+from components.image_spec import ImageSpec
 
 JPEG_SCALES = (8, 4, 2)  # libjpeg's DCT scaling factors, largest first
 
@@ -76,11 +71,9 @@ def _dense_vector(tensor: tf.Tensor | tf.SparseTensor, default: Any) -> tf.Tenso
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, Any]:
     """TFT preprocessing_fn: decode and resize the image; pass the label through when present."""
-    height = int(custom_config[IMAGE_HEIGHT])
-    width = int(custom_config[IMAGE_WIDTH])
-    channels = int(custom_config.get(IMAGE_CHANNELS, 3))
+    image = ImageSpec.from_custom_config(custom_config)
     image_bytes = _dense_vector(inputs[features.IMAGE_BYTES], b"")
-    outputs = {features.IMAGE: decode_and_resize(image_bytes, height, width, channels)}
+    outputs = {features.IMAGE: decode_and_resize(image_bytes, *image.shape)}
     # The serving graph has no label: emitting it only when present lets TFT prune it.
     if features.LABEL in inputs:
         outputs[features.LABEL] = _dense_vector(inputs[features.LABEL], -1)

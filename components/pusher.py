@@ -29,24 +29,24 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
 from components import features
+from components.image_spec import ImageSpec
 
-WARMUP_SIZE_KEY = "warmup_image_size"
 WARMUP_COPIES = 4  # TF Serving replays each record; a few runs warm up every lazy path
 
 
-def warmup_image(size: int) -> bytes:
+def warmup_image(image: ImageSpec) -> bytes:
     """A real JPEG (a colour gradient) of the model's input size."""
-    ramp = np.linspace(0, 255, size, dtype=np.uint8)
-    pixels = np.stack(np.broadcast_arrays(ramp[None, :], ramp[:, None], ramp[::-1][None, :]),
-                      axis=-1)
+    across = np.linspace(0, 255, image.width, dtype=np.uint8)[None, :]
+    down = np.linspace(0, 255, image.height, dtype=np.uint8)[:, None]
+    pixels = np.stack(np.broadcast_arrays(across, down, across[:, ::-1]), axis=-1)
     return tf.io.encode_jpeg(pixels).numpy()
 
 
-def write_warmup_requests(version_dir: str, size: int) -> str:
+def write_warmup_requests(version_dir: str, image: ImageSpec) -> str:
     """Writes PredictionLog records that TF Serving replays when it loads the version."""
     request = predict_pb2.PredictRequest(
         model_spec=model_pb2.ModelSpec(signature_name=features.SERVING_SIGNATURE))
-    request.inputs[features.SERVING_INPUT].CopyFrom(tf.make_tensor_proto([warmup_image(size)]))
+    request.inputs[features.SERVING_INPUT].CopyFrom(tf.make_tensor_proto([warmup_image(image)]))
     log = prediction_log_pb2.PredictionLog(
         predict_log=prediction_log_pb2.PredictLog(request=request))
     path = os.path.join(version_dir, features.WARMUP_FILE)
@@ -81,7 +81,7 @@ class Executor(tfx_pusher.Executor):
         if tf.io.gfile.exists(temporary):
             tf.io.gfile.rmtree(temporary)
         io_utils.copy_dir(model_path, temporary, deny_regex_patterns=[r"saved_model\.pb"])
-        write_warmup_requests(temporary, int(custom_config.get(WARMUP_SIZE_KEY, 150)))
+        write_warmup_requests(temporary, ImageSpec.from_custom_config(custom_config))
         io_utils.copy_file(os.path.join(model_path, "saved_model.pb"),
                            os.path.join(temporary, "saved_model.pb"))
         serving_path = os.path.join(base, str(version))

@@ -1,70 +1,79 @@
-"""The one configuration of a run: a dataclass built from the CLI, passed down, never re-read."""
+"""The one configuration of a run: a dataclass built from the CLI, passed down, never re-read.
+
+Every option is a field declared once, with its flag (components/settings.py): the
+pipeline's own here, the ExampleGen's in IngestOptions, the Trainer's in TrainingConfig.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import os
-import re
 
-from components.image_example_gen.options import (
-    DATA_FORMATS,
-    DEFAULT_MAX_PIXELS,
-    FOLDER,
-    IngestOptions,
-)
-from components.trainer.hparams import TUNERS, Augmentation, TrainingConfig
+from components import features
+from components.image_example_gen.options import DATA, IngestOptions
+from components.image_example_gen.sources import source
+from components.image_spec import ImageSpec
+from components.settings import setting
+from components.trainer.hparams import TRAINING, TUNERS, TrainingConfig
 
 # Beam's DirectRunner in 2.74 first tries to download its Prism runner; FnApiRunner never does.
 # Without a dependency flag, TFX builds an sdist of itself before every Beam component
 # (about 2 s each) to ship to remote workers; local workers share this environment and
 # ignore the container image, which is named here only to skip that build.
 DEFAULT_BEAM_ARGS = ("--runner=FnApiRunner", "--sdk_container_image=visionpipe-local")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+GATES = "evaluation and pushing"
+RUN_COMMAND = "run"
 
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
-    """Everything a run needs: data, names and paths, model and hyper-parameters, gates."""
+    """Everything a run needs: data, names and paths, image size, training, gates."""
 
-    data: str
-    name: str = "visionpipe"
-    output: str = "runs"
-    data_format: str = FOLDER
-    eval_data: str | None = None  # CSV only: a separate file for the eval split
-    image_shape: tuple[int, int, int] = (28, 28, 1)  # CSV only: the pixel layout of a row
-    model: str = "scratch"
-    image_size: int = 150
-    channels: int = 3
-    epochs: int = 15
-    batch_size: int = 32
-    learning_rate: float | None = None  # None: the model's course value
-    optimizer: str = "rmsprop"
-    early_stopping_patience: int = 3
-    dropout: float | None = None
-    augment: bool | None = None  # None: the model's default
-    augmentation: Augmentation = Augmentation()
-    base: str = "inception_v3"
-    weights: str = "imagenet"
-    alpha: float = 1.0
-    cut_layer: str | None = None
-    fine_tune_layers: float = 0
-    fine_tune_epochs: int = 0
-    fine_tune_learning_rate: float = 1e-5
-    tune: str | None = None  # random | bayesian: run the Tuner before the Trainer
-    tune_trials: int = 6
-    steps_per_epoch: int | None = None
-    train_fraction: float = 0.8
-    min_accuracy: float = 0.6
-    compare_to_baseline: bool = True  # bless only if no worse than the latest blessed model
-    schema: str | None = None
-    max_pixels: int = DEFAULT_MAX_PIXELS
-    beam_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
-    enable_cache: bool = True
-    distribution: str = "default"  # Trainer: default | mirrored (GPUs) | multi_worker_mirrored
+    data: str = setting(flag="--data", group=DATA, help=(
+        "folder with one sub-folder of images per class (optionally inside train/ and eval/ or "
+        "validation/ or test/), or with --data-format csv a CSV of pixel rows (.csv or .csv.gz)"))
+    eval_data: str | None = setting(
+        None, "--eval-data", "CSV only: a separate CSV for the eval split (e.g. the test CSV)",
+        group=DATA)
+    name: str = setting("visionpipe", "--name",
+                        "the model's name: names the run folder and the TF Serving model")
+    output: str = setting("runs", "--output", "output folder: <output>/<name>/ for the run, "
+                          "<output>/serving/<name>/<version>/ for pushed models",
+                          commands=(RUN_COMMAND,))
+    ingest: IngestOptions = dataclasses.field(default_factory=IngestOptions)
+    image_size: int | None = setting(
+        None, "--image-size", "images are resized to SIZE x SIZE (default 150; CSV: the rows' "
+        "own size)", group=DATA, type=int, metavar="SIZE")
+    channels: int | None = setting(None, "--channels", "3 for RGB, 1 for grey (default 3; CSV: "
+                                   "the rows' channels)", group=DATA, type=int, choices=(1, 3))
+    training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
+    tune: str | None = setting(
+        None, "--tune", "search learning rate, dropout and batch size with the TFX Tuner first "
+        "(random search, or bayesian)", group=TRAINING, nargs="?", const="random", choices=TUNERS)
+    tune_trials: int = setting(6, "--tune-trials", "trials of the search", group=TRAINING, type=int)
+    train_fraction: float = setting(
+        0.8, "--split-ratio", "fraction of images for training when the data has no split folders",
+        group=DATA, type=float)
+    min_accuracy: float = setting(
+        0.6, "--min-accuracy", "the Evaluator blesses (and the Pusher pushes) only at or above this",
+        group=GATES, type=float)
+    compare_to_baseline: bool = setting(
+        True, "--no-baseline", "bless on --min-accuracy alone, without comparing to the latest "
+        "blessed model (no resolver node; for open-source KFP, see README)",
+        group=GATES, action="store_false")
+    schema: str | None = setting(
+        None, "--schema", "a curated schema .pbtxt to validate against (default: infer one)",
+        group=GATES)
+    extra_beam_args: tuple[str, ...] = setting(
+        (), "--beam-arg", "extra Beam pipeline argument, repeatable, e.g. "
+        "--beam-arg=--direct_num_workers=2", action="append", metavar="ARG")
+    enable_cache: bool = setting(True, "--no-cache", "re-run every component even when its "
+                                 "inputs did not change", action="store_false")
+    beam_args: tuple[str, ...] = DEFAULT_BEAM_ARGS  # the runner's; Kubeflow compiles its own
     artifacts_root: str | None = None  # the pipeline root; default <output>/<name>/artifacts
 
     def __post_init__(self) -> None:
-        if not NAME_PATTERN.match(self.name):
+        if not features.MODEL_NAME.match(self.name):
             raise ValueError(
                 f"--name {self.name!r}: use letters, digits, '.', '_' or '-' (it names a folder "
                 "and a TF Serving model)"
@@ -73,19 +82,20 @@ class PipelineConfig:
             raise ValueError(f"--min-accuracy must be between 0 and 1, got {self.min_accuracy}")
         if not 0.0 < self.train_fraction < 1.0:
             raise ValueError(f"--split-ratio must be between 0 and 1, got {self.train_fraction}")
-        if self.data_format not in DATA_FORMATS:
-            raise ValueError(f"--data-format must be one of {DATA_FORMATS}, got {self.data_format}")
-        if self.eval_data and self.data_format != "csv":
-            raise ValueError("--eval-data is for CSV data; image folders split with train/ and eval/")
-        if self.tune is not None and self.tune not in TUNERS:
-            raise ValueError(f"--tune must be one of {TUNERS}, got {self.tune}")
-        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
-        if self.channels not in (1, 3):
-            raise ValueError(f"--channels must be 1 or 3, got {self.channels}")
-        for name in ("image_size", "epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1")
+        self.image  # noqa: B018 - validates --image-size and --channels now, not mid-run
+
+    @property
+    def image(self) -> ImageSpec:
+        """The model's input: --image-size/--channels, else the data source's default."""
+        height, width, channels = source(self.ingest.data_format).default_shape(
+            self.ingest.image_shape)
+        if self.image_size is not None:
+            height = width = self.image_size
+        return ImageSpec(height, width, self.channels or channels)
+
+    @property
+    def pipeline_beam_args(self) -> tuple[str, ...]:
+        return (*self.beam_args, *self.extra_beam_args)
 
     # Where things go: <output>/<name>/ for the run, <output>/serving/<name>/ for TF Serving.
     @property
@@ -105,36 +115,9 @@ class PipelineConfig:
         """The TF Serving model base path: versions are pushed below it."""
         return _join(self.output, "serving", self.name)
 
-    def training(self) -> TrainingConfig:
-        """The Trainer's share of the configuration."""
-        return TrainingConfig(
-            model=self.model,
-            image_height=self.image_size,
-            image_width=self.image_size,
-            image_channels=self.channels,
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            optimizer=self.optimizer,
-            early_stopping_patience=self.early_stopping_patience,
-            dropout=self.dropout,
-            augment=self.augment,
-            augmentation=self.augmentation,
-            steps_per_epoch=self.steps_per_epoch,
-            base=self.base,
-            weights=self.weights,
-            alpha=self.alpha,
-            cut_layer=self.cut_layer,
-            fine_tune_layers=self.fine_tune_layers,
-            fine_tune_epochs=self.fine_tune_epochs,
-            fine_tune_learning_rate=self.fine_tune_learning_rate,
-            distribution=self.distribution,
-        )
-
-    def ingest(self, class_names: list[str] | None = None) -> IngestOptions:
-        """The ExampleGen's share of the configuration."""
-        return IngestOptions(class_names=tuple(class_names or ()), max_pixels=self.max_pixels,
-                             data_format=self.data_format, image_shape=self.image_shape)
+    def ingest_options(self, class_names: list[str]) -> IngestOptions:
+        """The ExampleGen's options, with the class names fixed for the run."""
+        return dataclasses.replace(self.ingest, class_names=tuple(class_names))
 
 
 def _join(base: str, *parts: str) -> str:

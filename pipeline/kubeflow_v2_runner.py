@@ -26,41 +26,12 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from pipeline.config import PipelineConfig
 from pipeline.data_layout import DataLayout
+from pipeline.kubeflow_options import PACKAGE_EXTENSIONS, KubeflowOptions
 from pipeline.pipeline import create_pipeline
 
 DATA_ROOT_PARAMETER = "data_root"  # `visionpipe submit --param data_root=gs://...`
 TRAINER = "Trainer"
 TUNER = "Tuner"
-BEAM_RUNNERS = ("DataflowRunner", "FlinkRunner", "SparkRunner", "FnApiRunner", "DirectRunner")
-
-
-@dataclasses.dataclass(frozen=True)
-class KubeflowOptions:
-    """Where and how the pipeline runs on Kubeflow: image, root, resources, scheduling."""
-
-    image: str
-    pipeline_root: str
-    gpu_type: str | None = None  # e.g. nvidia.com/gpu (open-source KFP) or NVIDIA_TESLA_T4 (Vertex)
-    gpus: int = 0
-    cpu_limit: float = 4.0
-    memory_limit: float = 16.0  # GB
-    node_selector: dict[str, str] = dataclasses.field(default_factory=dict)
-    tolerations: tuple[dict[str, str], ...] = ()
-    beam_runner: str = "FnApiRunner"
-    beam_args: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if self.gpus and not self.gpu_type:
-            raise ValueError("--gpus needs --gpu-type (e.g. nvidia.com/gpu)")
-        if self.beam_runner not in BEAM_RUNNERS:
-            raise ValueError(f"--beam-runner must be one of {BEAM_RUNNERS}")
-
-    def gpu_node_defaults(self) -> KubeflowOptions:
-        """With GPUs and no scheduling given: tolerate the usual GPU taint."""
-        if self.gpus and not self.tolerations:
-            return dataclasses.replace(self, tolerations=(
-                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},))
-        return self
 
 
 def resource_spec(options: KubeflowOptions):
@@ -75,10 +46,11 @@ def resource_spec(options: KubeflowOptions):
 
 def kubeflow_config(config: PipelineConfig, options: KubeflowOptions) -> PipelineConfig:
     """The run config as it runs on Kubeflow: remote root and Beam runner, GPU distribution."""
-    beam = (f"--runner={options.beam_runner}", *options.beam_args)
     distribution = "mirrored" if options.gpus > 1 else "default"
-    return dataclasses.replace(config, beam_args=beam, distribution=distribution,
-                               artifacts_root=options.pipeline_root)
+    return dataclasses.replace(
+        config, beam_args=(f"--runner={options.beam_runner}",),
+        artifacts_root=options.pipeline_root,
+        training=config.training.replace(distribution=distribution))
 
 
 def _executor_label(spec: dict, task: str) -> str:
@@ -105,8 +77,8 @@ def kubernetes_platform_spec(spec: dict, options: KubeflowOptions, tasks: list[s
 def compile_pipeline(config: PipelineConfig, layout: DataLayout, options: KubeflowOptions,
                      output: str) -> str:
     """Compiles to output (.json PipelineJob or .yaml PipelineSpec + platform spec); returns it."""
-    if not output.endswith((".json", ".yaml", ".yml")):
-        raise ValueError(f"--output {output}: use a .json (PipelineJob) or .yaml file")
+    if not output.endswith(PACKAGE_EXTENSIONS):
+        raise ValueError(f"--package {output}: use a .json (PipelineJob) or .yaml file")
     options = options.gpu_node_defaults()
     data_root = RuntimeParameter(name=DATA_ROOT_PARAMETER, ptype=str, default=layout.input_base)
     pipeline = create_pipeline(kubeflow_config(config, options), layout, input_base=data_root)

@@ -54,7 +54,7 @@ def _reason(error: BaseException) -> str:
 def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
     """Runs the whole pipeline locally and returns the summary (also written to summary.json)."""
     try:
-        layout = inspect_data(config.data, config.data_format, config.eval_data)
+        layout = inspect_data(config)
     except DataError as error:
         raise RunFailed(str(error)) from None
     check_writable(config.run_dir)  # <output>/<name>, beside <output>/serving

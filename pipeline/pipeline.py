@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from tfx import v1 as tfx
 
-from components import preprocessing
 from components.anomaly_gate import AnomalyGate
 from components.evaluation import eval_config
 from components.image_example_gen.component import ImageExampleGen
-from components.pusher import WARMUP_SIZE_KEY, AtomicPusher
+from components.pusher import AtomicPusher
+from components.trainer.tuning import TUNING_KEY
 from pipeline.config import PipelineConfig
 from pipeline.data_layout import DataLayout
 
@@ -36,7 +36,7 @@ def create_pipeline(
         input_base=input_base or layout.input_base,
         split_folders=layout.split_folders,
         train_fraction=config.train_fraction,
-        options=config.ingest(class_names),
+        options=config.ingest_options(class_names),
         input_pattern=layout.input_pattern,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
@@ -55,11 +55,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config={
-            preprocessing.IMAGE_HEIGHT: config.image_size,
-            preprocessing.IMAGE_WIDTH: config.image_size,
-            preprocessing.IMAGE_CHANNELS: config.channels,
-        },
+        custom_config=config.image.to_custom_config(),
         # Float images on disk would be many times the encoded bytes (tfx#2207): the
         # Trainer applies the transform graph in its tf.data input instead.
         materialize=False,
@@ -67,7 +63,7 @@ def create_pipeline(
     )
     transform.add_upstream_node(anomaly_gate)
 
-    training_config = config.training().to_custom_config()
+    training_config = {**config.training.to_custom_config(), **config.image.to_custom_config()}
     tuner = None
     if config.tune:
         tuner = tfx.components.Tuner(
@@ -78,7 +74,7 @@ def create_pipeline(
             train_args=tfx.proto.TrainArgs(),
             eval_args=tfx.proto.EvalArgs(),
             custom_config={**training_config,
-                           "tuning": {"tuner": config.tune, "trials": config.tune_trials}},
+                           TUNING_KEY: {"tuner": config.tune, "trials": config.tune_trials}},
         )
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
@@ -109,7 +105,7 @@ def create_pipeline(
                 base_directory=config.serving_model_dir
             )
         ),
-        custom_config={WARMUP_SIZE_KEY: config.image_size},
+        custom_config=config.image.to_custom_config(),
     ).with_id("Pusher")
     return tfx.dsl.Pipeline(
         pipeline_name=config.name,
@@ -121,5 +117,5 @@ def create_pipeline(
         ],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(config.beam_args),
+        beam_pipeline_args=list(config.pipeline_beam_args),
     )

@@ -81,10 +81,12 @@ def collect_summary(metadata_path: str) -> dict[str, Any]:
     summary: dict[str, Any] = {}
     examples = outputs.get("Examples")
     if examples is not None:
-        summary["class_names"] = json.loads(_custom(examples, "label_vocabulary") or "[]")
-        summary["examples_per_split"] = json.loads(_custom(examples, "examples_per_split") or "{}")
-        summary["quarantined"] = _custom(examples, "quarantined_count")
-        summary["ignored"] = _custom(examples, "ignored_count")
+        summary["class_names"] = json.loads(
+            _custom(examples, features.CLASS_NAMES_PROPERTY) or "[]")
+        summary["examples_per_split"] = json.loads(
+            _custom(examples, features.EXAMPLES_PER_SPLIT_PROPERTY) or "{}")
+        summary["quarantined"] = _custom(examples, features.QUARANTINED_PROPERTY)
+        summary["ignored"] = _custom(examples, features.IGNORED_PROPERTY)
         summary["quarantine_report"] = os.path.join(examples.uri, features.QUARANTINE_REPORT_FILE)
     evaluation = outputs.get("ModelEvaluation")
     if evaluation is not None:

@@ -16,7 +16,7 @@ import yaml
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from serving.inference import MODEL_NAME
+from components import features
 from serving.model_store import version_dirs
 
 TF_SERVING_IMAGE = "tensorflow/serving:2.16.1"
@@ -43,7 +43,7 @@ class ServingSetup:
     models_claim: str = "visionpipe-models"  # the PersistentVolumeClaim for a local base path
 
     def __post_init__(self) -> None:
-        if not MODEL_NAME.match(self.model_name):
+        if not features.MODEL_NAME.match(self.model_name):
             raise ValueError(f"model name {self.model_name!r}: letters, digits, '.', '_', '-'")
 
     @property

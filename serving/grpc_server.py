@@ -19,6 +19,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
+from components import features
 from serving.inference import (
     Servables,
     ServingError,
@@ -59,7 +60,8 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
         response = predict_pb2.PredictResponse()
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = loaded.version
-        response.model_spec.signature_name = request.model_spec.signature_name or "serving_default"
+        response.model_spec.signature_name = (request.model_spec.signature_name
+                                              or features.SERVING_SIGNATURE)
         filtered = set(request.output_filter) or set(outputs)
         for name, value in outputs.items():
             if name in filtered:
@@ -72,15 +74,16 @@ class PredictionService(prediction_service_pb2_grpc.PredictionServiceServicer):
             examples = [e.SerializeToString() for e in request.input.example_list.examples]
             if not examples:
                 raise ServingError("INVALID_ARGUMENT", "Input is empty")
-            outputs = run_signature(loaded, request.model_spec.signature_name or
-                                    "serving_examples", {"examples": examples})
+            outputs = run_signature(
+                loaded, request.model_spec.signature_name or features.EXAMPLES_SIGNATURE,
+                {features.EXAMPLES_INPUT: examples})
         except ServingError as error:
             _abort(context, error)
         names = class_names(loaded)
         response = classification_pb2.ClassificationResponse()
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = loaded.version
-        for row in outputs["probabilities"]:
+        for row in outputs[features.PROBABILITIES]:
             classifications = response.result.classifications.add()
             for name, score in zip(names, row, strict=True):
                 classifications.classes.add(label=name, score=float(score))

@@ -7,16 +7,15 @@ would tell them; the front ends map the codes to HTTP statuses and gRPC status c
 from __future__ import annotations
 
 import os
-import re
 
 import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
+from components import features, label_vocabulary
+from components.tf_errors import op_error_message
 from serving.model_store import LoadedVersion, ModelStore
 
-MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
-DEFAULT_SIGNATURE = "serving_default"
 MAX_BATCH = 1024
 
 
@@ -48,7 +47,7 @@ class Servables:
     def resolve(self, name: str, version: int | None = None, label: str | None = None
                 ) -> LoadedVersion:
         """The loaded version a request names; NOT_FOUND in TF Serving's words otherwise."""
-        if not MODEL_NAME.match(name or ""):
+        if not features.MODEL_NAME.match(name or ""):
             raise ServingError("INVALID_ARGUMENT", f"Invalid model name: {name[:80]!r}")
         store = self.stores.get(name)
         if store is None:
@@ -76,13 +75,12 @@ def signature_defs(loaded: LoadedVersion) -> dict[str, meta_graph_pb2.SignatureD
 
 def class_names(loaded: LoadedVersion) -> list[str]:
     """The label vocabulary the SavedModel carries in its assets."""
-    with open(os.path.join(loaded.path, "assets", "label_vocabulary.txt")) as f:
-        return [line.rstrip("\n") for line in f if line.strip()]
+    return label_vocabulary.read(label_vocabulary.in_saved_model(loaded.path))
 
 
 def signature(loaded: LoadedVersion, name: str | None):
     """The named signature function (serving_default when name is empty)."""
-    name = name or DEFAULT_SIGNATURE
+    name = name or features.SERVING_SIGNATURE
     if name not in loaded.signatures:
         raise ServingError("INVALID_ARGUMENT",
                            f'Serving signature name: "{name}" not found in signature def')
@@ -127,12 +125,3 @@ def run_signature(loaded: LoadedVersion, signature_name: str | None,
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
         raise ServingError("INVALID_ARGUMENT", op_error_message(error.message)) from None
     return {name: value.numpy() for name, value in outputs.items()}
-
-
-def op_error_message(message: str) -> str:
-    """The line of a TensorFlow op error that says what was wrong, without graph noise."""
-    lines = [line.strip() for line in message.splitlines()]
-    meaningful = [line for line in lines if line and not line.startswith((
-        "Graph execution error", "Detected at node", "<stack traces", "[[", "File "))]
-    text = meaningful[0] if meaningful else (lines[0] if lines else "invalid input")
-    return re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", text)[:500]

@@ -66,7 +66,7 @@ def warm_up(model, version_dir: str) -> int:
     for record in tf.data.TFRecordDataset(path):
         log_entry = prediction_log_pb2.PredictionLog.FromString(record.numpy())
         request = log_entry.predict_log.request
-        function = model.signatures[request.model_spec.signature_name or "serving_default"]
+        function = model.signatures[request.model_spec.signature_name or features.SERVING_SIGNATURE]
         function(**{name: tf.make_ndarray(proto) for name, proto in request.inputs.items()})
         count += 1
     return count

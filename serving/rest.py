@@ -27,6 +27,7 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
 
+from components import features
 from serving.inference import (
     Servables,
     ServingError,
@@ -255,11 +256,11 @@ def classify(loaded, body: dict) -> dict:
     serialized = [_example({**context, **e}) for e in examples if isinstance(e, dict)]
     if len(serialized) != len(examples):
         raise ServingError("INVALID_ARGUMENT", "every example must be a JSON object")
-    outputs = run_signature(loaded, body.get("signature_name", "serving_examples"),
-                            {"examples": serialized})
+    outputs = run_signature(loaded, body.get("signature_name", features.EXAMPLES_SIGNATURE),
+                            {features.EXAMPLES_INPUT: serialized})
     names = class_names(loaded)
     return {"result": [[[names[i], float(p)] for i, p in enumerate(row)]
-                       for row in outputs["probabilities"]]}
+                       for row in outputs[features.PROBABILITIES]]}
 
 
 def metadata_json(name: str, loaded) -> dict:

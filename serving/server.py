@@ -12,9 +12,10 @@ import shutil
 import subprocess
 import threading
 
+from components import features
 from serving.batching import Batcher
 from serving.grpc_server import grpc_server
-from serving.inference import MODEL_NAME, Servables
+from serving.inference import Servables
 from serving.model_store import ModelStore
 from serving.rest import DEFAULT_MAX_REQUEST_BYTES, RestServer
 
@@ -41,7 +42,7 @@ class LocalServer:
                  grpc_port: int = 8500, host: str = "127.0.0.1", poll_seconds: float = 1.0,
                  max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
                  batching: Batcher | None = None):
-        if not MODEL_NAME.match(model_name):
+        if not features.MODEL_NAME.match(model_name):
             raise ValueError(f"model name {model_name!r}: use letters, digits, '.', '_' or '-'")
         self.store = ModelStore(model_name, model_base_path, poll_seconds)
         self.servables = Servables({model_name: self.store}, batcher=batching)

@@ -10,12 +10,12 @@ from test_image_example_gen import read_split
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import standard_artifacts
 
-from components import features
-from components.image_example_gen import csv_source
+from components import features, label_vocabulary
 from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import Executor
-from components.image_example_gen.options import CSV, IngestOptions
-from pipeline.data_layout import DataError, csv_layout
+from components.image_example_gen.layout import DataError
+from components.image_example_gen.options import IngestOptions, parse_shape
+from components.image_example_gen.sources.pixel_csv import discover as csv_layout
 
 SHAPE = (4, 3, 1)  # tiny rows: 12 pixels
 
@@ -41,7 +41,7 @@ def _run(layout, output_dir, class_names):
     examples.uri = str(output_dir)
     exec_properties = executor_properties(
         layout.input_base, layout.split_folders, input_pattern=layout.input_pattern,
-        options=IngestOptions(class_names=tuple(class_names), data_format=CSV, image_shape=SHAPE))
+        options=IngestOptions(class_names=tuple(class_names), data_format="csv", image_shape=SHAPE))
     Executor(BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner"])).Do(
         {}, {"examples": [examples]}, exec_properties)
     return examples
@@ -83,7 +83,7 @@ def test_good_rows_become_pngs_and_bad_rows_are_quarantined_with_reasons(tmp_pat
     assert any("non-numeric" in r for r in reasons)
     assert sum("between 0 and 255" in r for r in reasons) == 2
     assert report["ignored"] == [{"path": "sign.csv.gz:21", "reason": "blank line"}]
-    vocabulary = (tmp_path / "out" / features.LABEL_VOCABULARY_FILE).read_text().split()
+    vocabulary = (tmp_path / "out" / label_vocabulary.FILE_NAME).read_text().split()
     assert vocabulary == ["0", "2", "10"]
 
 
@@ -105,7 +105,7 @@ def test_unusable_csvs_are_clear_errors(tmp_path):
 
 
 def test_parse_shape():
-    assert csv_source.parse_shape("28x28x1") == (28, 28, 1)
-    assert csv_source.parse_shape("28x28") == (28, 28, 1)
+    assert parse_shape("28x28x1") == (28, 28, 1)
+    assert parse_shape("28x28") == (28, 28, 1)
     with pytest.raises(ValueError, match="HxWxC"):
-        csv_source.parse_shape("28x28x2")
+        parse_shape("28x28x2")

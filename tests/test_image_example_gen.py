@@ -9,11 +9,12 @@ from conftest import image_bytes
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import standard_artifacts
 
-from components import features
-from components.image_example_gen import sources
+from components import features, label_vocabulary
 from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import EmptyDataError, Executor
+from components.image_example_gen.layout import WHOLE_TREE
 from components.image_example_gen.options import IngestOptions
+from components.image_example_gen.sources import image_folder
 
 
 def _write(path, data: bytes):
@@ -95,7 +96,7 @@ def test_messy_tree_becomes_examples_quarantine_and_vocabulary(messy_tree, tmp_p
     assert sum(report["examples_per_split"].values()) == len(examples)
     assert report["examples_per_split"]["train"] == len(read_split(output, "train"))
 
-    assert (output / features.LABEL_VOCABULARY_FILE).read_text() == "cat\ndog\n"
+    assert (output / label_vocabulary.FILE_NAME).read_text() == "cat\ndog\n"
     assert artifact.get_int_custom_property("quarantined_count") == 3
 
 
@@ -114,7 +115,7 @@ def test_users_own_split_folders_are_used(tmp_path):
         for cls in ("a", "b"):
             for i in range(count):
                 _write(root / split / cls / f"{i}.jpg", image_bytes(seed=i))
-    split_folders = sources.find_split_folders(str(root))
+    split_folders = image_folder.find_split_folders(str(root))
     assert split_folders == {"train": "train", "eval": "validation"}
     run_executor(root, tmp_path / "out", split_folders)
     eval_paths = {_feature(e, features.RELATIVE_PATH).decode()
@@ -135,17 +136,17 @@ def test_symlink_loop_is_reported_not_followed_forever(tmp_path):
     root = tmp_path / "data"
     _write(root / "a" / "1.jpg", image_bytes())
     os.symlink(root / "a", root / "a" / "loop")
-    listing = sources.list_split(str(root), sources.WHOLE_TREE)
-    assert listing.images == [("a/1.jpg", "a")]
+    listing = image_folder.list_split(str(root), WHOLE_TREE)
+    assert [(item.id, item.class_name) for item in listing.items] == [("a/1.jpg", "a")]
     assert any("symlink loop" in entry["reason"] for entry in listing.ignored)
 
 
 def test_fingerprint_sees_changes_in_nested_folders(tmp_path):
     root = tmp_path / "data"
     _write(root / "a" / "deep" / "1.jpg", image_bytes(seed=1))
-    before = sources.tree_fingerprint(str(root), [sources.WHOLE_TREE])
+    before = image_folder.tree_fingerprint(str(root), [WHOLE_TREE])
     _write(root / "a" / "deep" / "2.jpg", image_bytes(seed=2))
-    assert sources.tree_fingerprint(str(root), [sources.WHOLE_TREE]) != before
+    assert image_folder.tree_fingerprint(str(root), [WHOLE_TREE]) != before
 
 
 def test_unicode_and_space_names_and_a_one_image_class(tmp_path):
@@ -158,5 +159,5 @@ def test_unicode_and_space_names_and_a_one_image_class(tmp_path):
     examples = read_split(output, "train") + read_split(output, "eval")
     paths = {_feature(e, features.RELATIVE_PATH).decode() for e in examples}
     assert "ünïcode/只有一个.png" in paths and "chat noir/photo 0 é.jpg" in paths
-    assert (output / features.LABEL_VOCABULARY_FILE).read_text(encoding="utf-8") == \
+    assert (output / label_vocabulary.FILE_NAME).read_text(encoding="utf-8") == \
         "chat noir\nünïcode\n"

@@ -38,7 +38,7 @@ def compiled(data, tmp_path_factory):
               "--image-size", "64", "--gpu-type", "nvidia.com/gpu", "--gpus", "2",
               "--node-selector", "cloud.google.com/gke-accelerator=nvidia-tesla-t4"]
     for name in ("pipeline.json", "pipeline.yaml"):
-        result = run_cli("compile", *common, "--output", str(out / name))
+        result = run_cli("compile", *common, "--package", str(out / name))
         assert result.returncode == 0, result.stderr[-2000:]
     return out
 

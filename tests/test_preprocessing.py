@@ -9,8 +9,9 @@ from conftest import image_bytes
 from PIL import Image
 
 from components import features, preprocessing
+from components.image_spec import ImageSpec
 
-CONFIG = {preprocessing.IMAGE_HEIGHT: 24, preprocessing.IMAGE_WIDTH: 32}
+CONFIG = ImageSpec(24, 32).to_custom_config()
 
 
 def _solid(colour, fmt, mode="RGB", size=(50, 40)) -> bytes:
@@ -50,7 +51,7 @@ def test_serving_inputs_have_no_label():
 
 
 def test_one_channel_when_configured():
-    config = {**CONFIG, preprocessing.IMAGE_CHANNELS: 1}
+    config = ImageSpec(24, 32, channels=1).to_custom_config()
     out = preprocessing.preprocessing_fn(
         {features.IMAGE_BYTES: tf.constant([[_solid((255, 255, 255), "PNG")]])}, config
     )[features.IMAGE]
@@ -80,3 +81,11 @@ def test_large_jpegs_decode_at_a_reduced_scale_and_match_a_full_decode():
     assert np.abs(out - full).mean() < 0.02  # same picture; the downsampling path differs
     scaled = preprocessing.decode(tf.constant(photo), 24, 32, 3)
     assert scaled.shape[0] < 375 / 4  # really decoded small (1/8 here: 47 x 63)
+
+
+def test_a_missing_image_size_is_an_error_naming_it_not_a_silent_default():
+    inputs = {features.IMAGE_BYTES: tf.constant([[image_bytes()]])}
+    with pytest.raises(KeyError, match="image_spec"):
+        preprocessing.preprocessing_fn(inputs, {"image_height": 24})
+    with pytest.raises(KeyError, match="channels"):
+        preprocessing.preprocessing_fn(inputs, {"image_spec": {"height": 24, "width": 32}})

@@ -106,7 +106,7 @@ def test_schema_export_writes_the_inferred_schema(tmp_path):
                     "--image-size", "32", "--epochs", "1", "--steps-per-epoch", "1")
     assert first.returncode in (0, 3), first.stderr[-2000:]  # blessed or not, SchemaGen ran
     output = tmp_path / "schemas" / "tiny.pbtxt"
-    result = run_cli("schema", "export", str(runs / "tiny"), "--output", str(output))
+    result = run_cli("schema", "export", str(runs / "tiny"), "--schema", str(output))
     assert result.returncode == 0, result.stderr
     schema = text_format.Parse(output.read_text(), schema_pb2.Schema())
     assert {f.name for f in schema.feature} == {f.name for f in _schema().feature}

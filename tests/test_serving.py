@@ -200,16 +200,16 @@ def test_predict_command_over_rest_and_grpc(server, tmp_path):
     image = tmp_path / "square.jpg"
     image.write_bytes(encode(draw_shape("square", rng, (80, 80)), "JPEG"))
     rest = run_cli("predict", str(image), "--server", f"127.0.0.1:{server[0].rest_port}",
-                   "--model", MODEL, "--top-k", "2", timeout=120)
+                   "--name", MODEL, "--top-k", "2", timeout=120)
     assert rest.returncode == 0, rest.stderr
     assert "version 6" in rest.stdout or "version 1" in rest.stdout
     assert rest.stdout.count("0.") >= 2 and "square" in rest.stdout
     via_grpc = run_cli("predict", str(image), "--grpc", f"127.0.0.1:{server[0].grpc_port}",
-                       "--model", MODEL, timeout=120)
+                       "--name", MODEL, timeout=120)
     assert via_grpc.returncode == 0, via_grpc.stderr
     assert "ms)" in via_grpc.stdout and all(c in via_grpc.stdout for c in CLASSES)
     unknown = run_cli("predict", str(image), "--server", f"127.0.0.1:{server[0].rest_port}",
-                      "--model", "nope", timeout=120)
+                      "--name", "nope", timeout=120)
     assert unknown.returncode == 1 and "HTTP 404" in unknown.stderr
 
 

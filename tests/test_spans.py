@@ -5,7 +5,7 @@ import json
 import tensorflow as tf
 from conftest import run_cli
 
-from pipeline.data_layout import split_span_path
+from components.image_example_gen.sources.image_folder import split_span_path
 from pipeline.demo_data import make_demo_data
 
 

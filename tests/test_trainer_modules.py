@@ -8,6 +8,7 @@ import tensorflow as tf
 from conftest import fn_args
 from PIL import Image
 
+from components.image_spec import ImageSpec
 from components.trainer.insights import (
     CONFUSION_JSON,
     CONFUSION_PNG,
@@ -19,7 +20,7 @@ from components.trainer.models import MODELS
 from components.trainer.run_fn import run_fn
 from pipeline.demo_data import CLASSES, draw_shape, encode
 
-QUICK = {"image_height": 64, "image_width": 64, "epochs": 1, "steps_per_epoch": 2,
+QUICK = {**ImageSpec.square(64).to_custom_config(), "epochs": 1, "steps_per_epoch": 2,
          "batch_size": 8}
 MODULE_CONFIGS = {
     "scratch": {},

@@ -4,16 +4,19 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
+from components.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
-from components.trainer.models import build_model
+from components.trainer.models import build_model, resolve_defaults
 from components.trainer.models.transfer import BASE_LAYER, WeightsMismatch, fine_tune
+
+IMAGE = ImageSpec.square(48)
+INCEPTION_IMAGE = ImageSpec.square(75)
 
 
 def _config(**changes) -> TrainingConfig:
     values = {"model": "transfer", "base": "mobilenet_v2", "alpha": 0.35, "weights": "none",
-              "image_height": 48, "image_width": 48, "batch_size": 4, "learning_rate": 1e-2,
-              "optimizer": "adam"}
-    return TrainingConfig(**{**values, **changes})
+              "batch_size": 4, "learning_rate": 1e-2, "optimizer": "adam"}
+    return resolve_defaults(TrainingConfig(**{**values, **changes}))
 
 
 def _weights_file(tmp_path, alpha: float) -> str:
@@ -35,20 +38,18 @@ def _fit_two_steps(model):
 
 
 def test_inception_is_cut_at_mixed7_by_default_and_where_asked():
-    model = build_model(_config(base="inception_v3", image_height=75, image_width=75), 3)
+    model = build_model(_config(base="inception_v3"), INCEPTION_IMAGE, 3)
     assert model.get_layer(BASE_LAYER).layers[-1].name == "mixed7"
     assert [layer.name for layer in model.layers[-4:]] == ["flatten", "dense", "dropout", "output"]
-    cut = build_model(_config(base="inception_v3", image_height=75, image_width=75,
-                              cut_layer="mixed5"), 3)
+    cut = build_model(_config(base="inception_v3", cut_layer="mixed5"), INCEPTION_IMAGE, 3)
     assert cut.get_layer(BASE_LAYER).layers[-1].name == "mixed5"
     with pytest.raises(ValueError, match="no layer 'mixed99'"):
-        build_model(_config(base="inception_v3", image_height=75, image_width=75,
-                            cut_layer="mixed99"), 3)
+        build_model(_config(base="inception_v3", cut_layer="mixed99"), INCEPTION_IMAGE, 3)
 
 
 def test_a_weights_file_loads_through_weights_path(tmp_path):
     path, source = _weights_file(tmp_path, 0.35)
-    model = build_model(_config(weights=path), 3)
+    model = build_model(_config(weights=path), IMAGE, 3)
     base = model.get_layer(BASE_LAYER)
     for loaded, saved in zip(base.weights, source.weights, strict=True):
         np.testing.assert_array_equal(loaded.numpy(), saved.numpy())
@@ -57,12 +58,12 @@ def test_a_weights_file_loads_through_weights_path(tmp_path):
 def test_a_mismatched_weights_file_names_file_and_base(tmp_path):
     path, _ = _weights_file(tmp_path, 0.35)
     with pytest.raises(WeightsMismatch) as error:
-        build_model(_config(weights=path, alpha=0.5), 3)
+        build_model(_config(weights=path, alpha=0.5), IMAGE, 3)
     assert path in str(error.value) and "mobilenet_v2, alpha 0.5" in str(error.value)
 
 
 def test_frozen_base_does_not_change_while_the_head_trains(tmp_path):
-    model = build_model(_config(), 3)
+    model = build_model(_config(), IMAGE, 3)
     base = model.get_layer(BASE_LAYER)
     assert not base.trainable and base.trainable_weights == []
     before = [w.numpy().copy() for w in base.weights]  # incl. batch-norm moving statistics
@@ -75,7 +76,7 @@ def test_frozen_base_does_not_change_while_the_head_trains(tmp_path):
 
 def test_fine_tuning_unfreezes_only_the_top_layers_and_keeps_batch_norm_frozen():
     config = _config(fine_tune_layers=10, fine_tune_learning_rate=1e-2)
-    model = fine_tune(build_model(config, 3), config, 3)
+    model = fine_tune(build_model(config, IMAGE, 3), config, 3)
     base = model.get_layer(BASE_LAYER)
     top, bottom = base.layers[-10:], base.layers[:-10]
     assert all(not layer.trainable for layer in bottom)
@@ -96,7 +97,7 @@ def test_fine_tuning_unfreezes_only_the_top_layers_and_keeps_batch_norm_frozen()
 
 
 def test_grey_images_feed_a_pretrained_rgb_base():
-    model = build_model(_config(image_channels=1), 24)
+    model = build_model(_config(), ImageSpec(48, 48, channels=1), 24)
     assert model.predict(np.zeros((2, 48, 48, 1), "float32"), verbose=0).shape == (2, 24)
 
 

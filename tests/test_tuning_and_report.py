@@ -6,13 +6,14 @@ import re
 from conftest import fn_args, run_cli
 from PIL import Image
 
+from components.image_spec import ImageSpec
 from components.trainer.hparams import TUNABLE
 from components.trainer.run_fn import training_config
 from components.trainer.tuning import search_space, tuner_fn
 
 
 def test_tuner_searches_the_space_and_the_trainer_uses_the_best_values(trainer_inputs, tmp_path):
-    config = {"model": "scratch", "image_height": 64, "image_width": 64, "steps_per_epoch": 2,
+    config = {"model": "scratch", **ImageSpec.square(64).to_custom_config(), "steps_per_epoch": 2,
               "tuning": {"tuner": "random", "trials": 2, "epochs": 1}}
     result = tuner_fn(fn_args(trainer_inputs, tmp_path, config))
     result.tuner.search(**result.fit_kwargs)

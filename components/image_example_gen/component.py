@@ -10,9 +10,9 @@ from tfx.types import component_spec, standard_artifacts, standard_component_spe
 from tfx.utils import proto_utils
 
 from components import features
-from components.image_example_gen import sources
 from components.image_example_gen.driver import ImageFolderDriver
 from components.image_example_gen.executor import INGEST_OPTIONS_KEY, Executor
+from components.image_example_gen.layout import WHOLE_TREE
 from components.image_example_gen.options import IngestOptions
 
 
@@ -38,7 +38,7 @@ class ImageExampleGen(FileBasedExampleGen):
         split_folders: dict[str, str] | None = None,
         train_fraction: float = 0.8,
         options: IngestOptions | None = None,
-        input_pattern: str = sources.WHOLE_TREE,
+        input_pattern: str = WHOLE_TREE,
     ):
         """split_folders: {"train": folder, "eval": folder} for the user's own split (folders or
         CSV files below input_base), else input_pattern (the whole tree, or one CSV file)
@@ -63,7 +63,7 @@ class ImageExampleGen(FileBasedExampleGen):
 
 def split_configs(
     split_folders: dict[str, str] | None, train_fraction: float,
-    input_pattern: str = sources.WHOLE_TREE,
+    input_pattern: str = WHOLE_TREE,
 ) -> tuple[example_gen_pb2.Input, example_gen_pb2.Output]:
     """Input/Output configs: the user's split folders, or a deterministic hash split."""
     if split_folders:
@@ -95,7 +95,7 @@ def executor_properties(
     split_folders: dict[str, str] | None = None,
     train_fraction: float = 0.8,
     options: IngestOptions | None = None,
-    input_pattern: str = sources.WHOLE_TREE,
+    input_pattern: str = WHOLE_TREE,
 ) -> dict[str, object]:
     """The exec_properties the executor receives, for running it directly (tests, benchmarks)."""
     input_config, output_config = split_configs(split_folders, train_fraction, input_pattern)

@@ -10,10 +10,13 @@ from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
 from components.image_example_gen import sources
+from components.image_example_gen.executor import INGEST_OPTIONS_KEY
+from components.image_example_gen.options import IngestOptions
 
 
 class ImageFolderDriver(driver.FileBasedDriver):
-    """Resolves {SPAN}/{VERSION} as TFX does, then fingerprints every file below each split."""
+    """Resolves {SPAN}/{VERSION} as TFX does, then fingerprints the input as its source does
+    (for folders: every file below each split, at any depth)."""
 
     def resolve_exec_properties(self, exec_properties: dict[str, Any], pipeline_info,
                                 component_info) -> dict[str, Any]:
@@ -24,7 +27,9 @@ class ImageFolderDriver(driver.FileBasedDriver):
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
         )
-        exec_properties[utils.FINGERPRINT_PROPERTY_NAME] = sources.tree_fingerprint(
+        options = IngestOptions.from_json(exec_properties.get(INGEST_OPTIONS_KEY))
+        exec_properties[utils.FINGERPRINT_PROPERTY_NAME] = sources.source(
+            options.data_format).fingerprint(
             exec_properties[standard_component_specs.INPUT_BASE_KEY],
             [split.pattern for split in input_config.splits],
         )

@@ -24,9 +24,9 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components import features
-from components.image_example_gen import csv_source, sources
-from components.image_example_gen.options import CSV, IngestOptions
+from components import features, label_vocabulary
+from components.image_example_gen import sources
+from components.image_example_gen.options import IngestOptions
 from components.image_example_gen.validation import InvalidImage, inspect_image, upright
 from components.image_example_gen.write import WriteExamplesSplit
 
@@ -67,9 +67,9 @@ def image_example(relative_path: str, class_name: str, label: int, data: bytes, 
 
 
 class _ReadAndValidate(beam.DoFn):
-    """A chunk of (relative path, class) -> tf.train.Examples, or quarantine records with the reason.
+    """A chunk of items -> tf.train.Examples, or quarantine records with the reason.
 
-    Chunks, not single files: a small thread pool decodes the files of a chunk in
+    Chunks, not single items: a small thread pool decodes the files of a chunk in
     parallel (TensorFlow's decoder releases the GIL), and Beam pays its per-element
     cost once per chunk instead of once per image.
     """
@@ -77,35 +77,31 @@ class _ReadAndValidate(beam.DoFn):
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
         self._input_base = input_base
         self._label_ids = label_ids
-        self._max_pixels = options.max_pixels
-        self._image_shape = options.image_shape
+        self._options = options
         self._read = beam.metrics.Metrics.counter("visionpipe", "images_read")
         self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
         self._pool: ThreadPoolExecutor | None = None
+        self._source: sources.Source | None = None
 
     def setup(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+        self._source = sources.source(self._options.data_format)
 
     def teardown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
 
-    def _convert(self, item: tuple[str, str, str | None]) -> tf.train.Example | dict[str, str]:
-        """One file (csv_line None) or one CSV row -> Example, or {path, reason}."""
-        relative_path, class_name, csv_line = item
+    def _convert(self, item: sources.Item) -> tf.train.Example | dict[str, str]:
+        """One item -> Example, or {path, reason}."""
         try:
-            if csv_line is None:
-                with tf.io.gfile.GFile(os.path.join(self._input_base, relative_path), "rb") as f:
-                    data = f.read()
-            else:
-                data = csv_source.encode_png(csv_source.parse_row(csv_line, self._image_shape))
-            data, info = upright(data, inspect_image(data, self._max_pixels))
-        except (InvalidImage, csv_source.InvalidRow, OSError, tf.errors.OpError) as error:
+            data = self._source.read(self._input_base, item, self._options.image_shape)
+            data, info = upright(data, inspect_image(data, self._options.max_pixels))
+        except (InvalidImage, sources.UnreadableItem, OSError, tf.errors.OpError) as error:
             reason = error.message if isinstance(error, tf.errors.OpError) else str(error)
-            return {"path": relative_path, "reason": reason}
-        return image_example(relative_path, class_name, self._label_ids[class_name], data, info)
+            return {"path": item.id, "reason": reason}
+        return image_example(item.id, item.class_name, self._label_ids[item.class_name], data, info)
 
-    def process(self, chunk: list[tuple[str, str, str | None]]):
+    def process(self, chunk: list[sources.Item]):
         for result in self._pool.map(self._convert, chunk):
             if isinstance(result, dict):
                 self._quarantined.inc()
@@ -113,6 +109,26 @@ class _ReadAndValidate(beam.DoFn):
             else:
                 self._read.inc()
                 yield result
+
+
+@beam.ptransform_fn
+def ReadImages(pipeline, listing: sources.Listing, input_base: str,  # noqa: N802 - a PTransform
+               label_ids: dict[str, int], options: IngestOptions, quarantine_prefix: str):
+    """The listing's items -> validated Examples; unreadable ones go to quarantine files."""
+    results = (
+        pipeline
+        # Create reshuffles its elements, so the chunks spread over workers.
+        | "ListFiles" >> beam.Create(_chunks(listing.items))
+        | "ReadAndValidate" >> beam.ParDo(
+            _ReadAndValidate(input_base, label_ids, options)
+        ).with_outputs(_QUARANTINE, main="examples")
+    )
+    _ = (
+        results[_QUARANTINE]
+        | "ToJson" >> beam.Map(json.dumps)
+        | "WriteQuarantine" >> beam.io.WriteToText(quarantine_prefix)
+    )
+    return results.examples
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
@@ -124,40 +140,52 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         )
         input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
         options = IngestOptions.from_json(exec_properties.get(INGEST_OPTIONS_KEY))
+        source = sources.source(options.data_format)
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
         )
-        listings, self._csv_lines = {}, {}
-        for split in input_config.splits:
-            if options.data_format == CSV:
-                rows = csv_source.list_rows(os.path.join(input_base, split.pattern), split.pattern)
-                listings[split.pattern] = sources.Listing(
-                    images=[(row_id, label) for row_id, label, _ in rows.rows],
-                    ignored=rows.ignored)
-                self._csv_lines.update((row_id, line) for row_id, _, line in rows.rows)
-            else:
-                listings[split.pattern] = sources.list_split(input_base, split.pattern)
-        self._class_names = list(options.class_names) or sources.sort_class_names(
-            name for listing in listings.values() for _, name in listing.images
+        output_config = example_gen_pb2.Output()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
         )
-        if len(self._class_names) < 2:
+        listings = {split.pattern: source.list_split(input_base, split.pattern)
+                    for split in input_config.splits}
+        class_names = list(options.class_names) or sources.sort_class_names(
+            item.class_name for listing in listings.values() for item in listing.items
+        )
+        if len(class_names) < 2:
             raise EmptyDataError(
-                f"{input_base}: found {len(self._class_names)} class folder(s) with images "
-                f"({', '.join(self._class_names) or 'none'}); a classifier needs at least 2"
+                f"{input_base}: found {len(class_names)} class folder(s) with images "
+                f"({', '.join(class_names) or 'none'}); a classifier needs at least 2"
             )
-        self._listings = listings
-        self._options = options
-        self._parts_dir = os.path.join(examples.uri, _PARTS_DIR)
+        label_ids = {name: i for i, name in enumerate(class_names)}
+        for listing in listings.values():
+            unknown = sorted({item.class_name for item in listing.items} - set(label_ids))
+            if unknown:
+                raise EmptyDataError(f"class(es) {', '.join(unknown)} are not in the label "
+                                     f"vocabulary {class_names}")
+        parts_dir = os.path.join(examples.uri, _PARTS_DIR)
 
-        self._write_examples(examples, output_dict, exec_properties, input_config)
+        examples.split_names = artifact_utils.encode_split_names(
+            example_gen_utils.generate_output_split_names(input_config, output_config))
+        output_examples = output_dict[standard_component_specs.EXAMPLES_KEY]
+        with self._make_beam_pipeline() as pipeline:
+            for split in _output_splits(pipeline, listings, input_base, label_ids, options,
+                                        input_config, output_config, parts_dir):
+                name, collection = split
+                _ = collection | f"WriteSplit[{name}]" >> WriteExamplesSplit(
+                    artifact_utils.get_split_uri(output_examples, name))
+        examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+        examples_utils.set_file_format(
+            examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
 
-        quarantined = _read_parts(self._parts_dir)
+        quarantined = _read_parts(parts_dir)
         ignored = [entry for listing in listings.values() for entry in listing.ignored]
-        split_counts = _count_splits(listings, quarantined, input_config, exec_properties)
+        split_counts = _count_splits(listings, quarantined, input_config, output_config)
         report = {
             "input_base": input_base,
-            "class_names": self._class_names,
+            "class_names": class_names,
             "examples_per_split": split_counts,
             "quarantined_count": len(quarantined),
             "ignored_count": len(ignored),
@@ -166,12 +194,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         }
         write_text(os.path.join(examples.uri, features.QUARANTINE_REPORT_FILE),
                    json.dumps(report, indent=2))
-        write_text(os.path.join(examples.uri, features.LABEL_VOCABULARY_FILE),
-                   "".join(name + "\n" for name in self._class_names))
-        examples.set_string_custom_property("label_vocabulary", json.dumps(self._class_names))
-        examples.set_string_custom_property("examples_per_split", json.dumps(split_counts))
-        examples.set_int_custom_property("quarantined_count", len(quarantined))
-        examples.set_int_custom_property("ignored_count", len(ignored))
+        label_vocabulary.write(os.path.join(examples.uri, label_vocabulary.FILE_NAME), class_names)
+        examples.set_string_custom_property(features.CLASS_NAMES_PROPERTY, json.dumps(class_names))
+        examples.set_string_custom_property(features.EXAMPLES_PER_SPLIT_PROPERTY,
+                                            json.dumps(split_counts))
+        examples.set_int_custom_property(features.QUARANTINED_PROPERTY, len(quarantined))
+        examples.set_int_custom_property(features.IGNORED_PROPERTY, len(ignored))
         empty = [name for name, count in split_counts.items() if count == 0]
         if empty:
             raise EmptyDataError(
@@ -179,65 +207,35 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 f"({len(quarantined)} file(s) quarantined, see {features.QUARANTINE_REPORT_FILE})"
             )
 
-    def _write_examples(self, examples, output_dict, exec_properties, input_config) -> None:
-        """BaseExampleGenExecutor.Do, with the splits written by write.WriteExamplesSplit."""
-        output_config = example_gen_pb2.Output()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
-        )
-        examples.split_names = artifact_utils.encode_split_names(
-            example_gen_utils.generate_output_split_names(input_config, output_config)
-        )
-        output_examples = output_dict[standard_component_specs.EXAMPLES_KEY]
-        with self._make_beam_pipeline() as pipeline:
-            splits = self.GenerateExamplesByBeam(pipeline, exec_properties)
-            for split_name, split in splits.items():
-                _ = split | f"WriteSplit[{split_name}]" >> WriteExamplesSplit(
-                    artifact_utils.get_split_uri(output_examples, split_name)
-                )
-        examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
-        examples_utils.set_file_format(
-            examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP)
-        )
-
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        executor = self
-
-        @beam.ptransform_fn
-        def _images_to_examples(pipeline, exec_properties, split_pattern):
-            listing = executor._listings[split_pattern]
-            label_ids = {name: i for i, name in enumerate(executor._class_names)}
-            unknown = sorted({name for _, name in listing.images} - set(label_ids))
-            if unknown:
-                raise EmptyDataError(
-                    f"class(es) {', '.join(unknown)} are not in the label vocabulary "
-                    f"{executor._class_names}"
-                )
-            results = (
-                pipeline
-                # Create reshuffles its elements, so the chunks spread over workers.
-                | "ListFiles" >> beam.Create(_chunks(
-                    [(path, name, executor._csv_lines.get(path)) for path, name in listing.images]))
-                | "ReadAndValidate" >> beam.ParDo(
-                    _ReadAndValidate(
-                        exec_properties[standard_component_specs.INPUT_BASE_KEY],
-                        label_ids,
-                        executor._options,
-                    )
-                ).with_outputs(_QUARANTINE, main="examples")
-            )
-            part = "".join(c if c.isalnum() else "_" for c in split_pattern)
-            _ = (
-                results[_QUARANTINE]
-                | "ToJson" >> beam.Map(json.dumps)
-                | "WriteQuarantine" >> beam.io.WriteToText(os.path.join(executor._parts_dir, part))
-            )
-            return results.examples
-
-        return _images_to_examples
+        """Unused: Do builds the Beam pipeline itself (ReadImages per input split)."""
+        raise NotImplementedError("ImageExampleGen's Do reads its inputs with ReadImages")
 
 
-def _chunks(images: list[tuple]) -> list[list[tuple]]:
+def _output_splits(pipeline, listings, input_base, label_ids, options, input_config,
+                   output_config, parts_dir) -> list[tuple[str, beam.PCollection]]:
+    """(output split name, Examples) pairs: the input splits as they are, or hash-partitioned
+    on the relative path (TFX's own partition function, so the split matches TFX's)."""
+    collections = {
+        split.name: pipeline | f"Read[{split.name}]" >> ReadImages(
+            listings[split.pattern], input_base, label_ids, options,
+            os.path.join(parts_dir, "".join(c if c.isalnum() else "_" for c in split.pattern)))
+        for split in input_config.splits
+    }
+    split_config = output_config.split_config
+    if not split_config.splits:
+        return list(collections.items())
+    buckets, total = [], 0
+    for split in split_config.splits:
+        total += split.hash_buckets
+        buckets.append(total)
+    (only,) = collections.values()
+    parts = only | "SplitByHash" >> beam.Partition(_PartitionFn, len(buckets), buckets,
+                                                    split_config)
+    return [(split.name, parts[i]) for i, split in enumerate(split_config.splits)]
+
+
+def _chunks(images: list[sources.Item]) -> list[list[sources.Item]]:
     """The listing in a fixed pseudo-random order, cut into chunks of _CHUNK_SIZE files.
 
     Listings come sorted, i.e. grouped by class; shuffling once here (seeded, so the
@@ -264,19 +262,15 @@ def _read_parts(parts_dir: str) -> list[dict[str, str]]:
     return entries
 
 
-def _count_splits(listings, quarantined, input_config, exec_properties) -> dict[str, int]:
+def _count_splits(listings, quarantined, input_config, output_config) -> dict[str, int]:
     """Examples per output split, without reading the written TFRecords back.
 
     With hash splitting, TFX assigns a split from the `relative_path` feature alone,
     so calling its own partition function on that feature gives the exact counts.
     """
-    output_config = example_gen_pb2.Output()
-    proto_utils.json_to_proto(
-        exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
-    )
     bad = {entry["path"] for entry in quarantined}
     good = {
-        pattern: [path for path, _ in listing.images if path not in bad]
+        pattern: [item.id for item in listing.items if item.id not in bad]
         for pattern, listing in listings.items()
     }
     split_config = output_config.split_config

@@ -7,13 +7,13 @@ training and serving, so an image that passes here is one Transform can decode.
 from __future__ import annotations
 
 import io
-import re
 from dataclasses import dataclass
 
 import tensorflow as tf
 from PIL import Image, ImageOps
 
 from components.image_example_gen.options import DEFAULT_MAX_PIXELS
+from components.tf_errors import first_line
 
 # PIL only reads headers here; the pixel cap below is ours, so turn off PIL's own
 # DecompressionBombError, which would otherwise fire before we can name the cap.
@@ -67,7 +67,7 @@ def inspect_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInf
             width, height = header.size
             orientation = header.getexif().get(EXIF_ORIENTATION, 1) if image_format == "jpeg" else 1
     except Exception as error:  # noqa: BLE001 - any PIL failure means an unreadable header
-        raise InvalidImage(f"unreadable {image_format} header: {_first_line(error)}") from None
+        raise InvalidImage(f"unreadable {image_format} header: {first_line(error)}") from None
     if width <= 0 or height <= 0:
         raise InvalidImage(f"{image_format} declares an empty size {width}x{height}")
     if width * height > max_pixels:
@@ -85,7 +85,7 @@ def inspect_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInf
             pixels = tf.io.decode_image(data, channels=0, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
         raise InvalidImage(
-            f"corrupt or truncated {image_format}: {_first_line(error.message)}"
+            f"corrupt or truncated {image_format}: {first_line(error.message)}"
         ) from None
     return ImageInfo(image_format, height, width, int(pixels.shape[-1]), int(orientation or 1))
 
@@ -113,11 +113,3 @@ def upright_jpeg(data: bytes) -> bytes:
         buffer = io.BytesIO()
         ImageOps.exif_transpose(image).save(buffer, "JPEG", quality=95)
     return buffer.getvalue()
-
-
-def _first_line(error: object) -> str:
-    """The first line of an error, without TensorFlow's '{{function_node ...}}' and '[Op:...]'."""
-    lines = str(error).strip().splitlines()
-    text = lines[0] if lines else type(error).__name__
-    text = re.sub(r"\{\{function_node [^}]*\}\}\s*|\s*\[Op:\w+\]", "", text)
-    return text[:200]

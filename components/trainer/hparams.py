@@ -1,12 +1,36 @@
-"""Training hyper-parameters as they travel in the Trainer's custom_config."""
+"""Training hyper-parameters as they travel in the Trainer's custom_config.
+
+Each field with a flag is also a `visionpipe run` option (components/settings.py).
+None means "the trainer module's own value" (its course setting); run_fn resolves those
+once, with models.resolve_defaults, before anything is built.
+"""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
 from typing import Any
 
+from components.settings import from_dict, setting
+
 TUNERS = ("random", "bayesian")  # `--tune` choices: KerasTuner's random search or Bayesian
 TUNABLE = ("learning_rate", "dropout", "batch_size")  # what the Tuner may set (see tuning.py)
+TRAINING, AUGMENTATION, TRANSFER = "training", "augmentation (training images only, fresh every " \
+    "epoch)", "transfer learning (--model transfer)"
+_BOOL = argparse.BooleanOptionalAction
+
+
+def _trainer_modules() -> dict[str, str]:
+    """{name: description} of the registered trainer modules (read when the CLI is built)."""
+    from components.trainer.models import MODELS
+
+    return {name: module.description for name, module in MODELS.items()}
+
+
+def _transfer_bases() -> list[str]:
+    from components.trainer.models.transfer import BASES
+
+    return sorted(BASES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,59 +41,82 @@ class Augmentation:
     shear 0.2 is 0.2 degrees), shifts a fraction of the side, zoom a +/- range.
     """
 
-    rotation: float = 40.0
-    width_shift: float = 0.2
-    height_shift: float = 0.2
-    shear: float = 0.2
-    zoom: float = 0.2
-    horizontal_flip: bool = True
-    vertical_flip: bool = False
-    brightness: float = 0.0  # multiply by U(1 - b, 1 + b)
-    contrast: float = 0.0  # scale around the image mean by U(1 - c, 1 + c)
+    rotation: float = setting(40.0, "--rotation", "degrees, +/-", group=AUGMENTATION, type=float)
+    width_shift: float = setting(0.2, "--width-shift", "fraction of the width, +/-",
+                                 group=AUGMENTATION, type=float)
+    height_shift: float = setting(0.2, "--height-shift", "fraction of the height, +/-",
+                                  group=AUGMENTATION, type=float)
+    shear: float = setting(0.2, "--shear", "degrees, as in Keras", group=AUGMENTATION, type=float)
+    zoom: float = setting(0.2, "--zoom", "+/- range", group=AUGMENTATION, type=float)
+    horizontal_flip: bool = setting(True, "--horizontal-flip", "random left-right flips",
+                                    group=AUGMENTATION, action=_BOOL)
+    vertical_flip: bool = setting(False, "--vertical-flip", "random up-down flips",
+                                  group=AUGMENTATION, action=_BOOL)
+    brightness: float = setting(0.0, "--brightness", "multiply by U(1-b, 1+b)",
+                                group=AUGMENTATION, type=float)
+    contrast: float = setting(0.0, "--contrast", "scale around the image mean by U(1-c, 1+c)",
+                              group=AUGMENTATION, type=float)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainingConfig:
-    """What run_fn needs besides the data: the model by name and its hyper-parameters."""
+    """What run_fn needs besides the data and the image size: the model and its hyper-parameters."""
 
-    model: str = "scratch"
-    image_height: int = 150
-    image_width: int = 150
-    image_channels: int = 3
-    epochs: int = 15
-    batch_size: int = 32
-    learning_rate: float | None = None  # None: the model's course value (see models/)
-    optimizer: str = "rmsprop"
-    early_stopping_patience: int = 3
-    dropout: float | None = None  # None: the model's course value
-    augment: bool | None = None  # None: the model's default (on for `augmented`)
-    augmentation: Augmentation = Augmentation()
-    steps_per_epoch: int | None = None  # None: one pass over the training split per epoch
+    model: str = setting("scratch", "--model", lambda: "trainer module: " + "; ".join(
+        f"{name}: {text}" for name, text in _trainer_modules().items()),
+        group=TRAINING, choices=lambda: sorted(_trainer_modules()))
+    epochs: int = setting(15, "--epochs", "at most this many epochs (early stopping may end "
+                          "sooner)", group=TRAINING, type=int)
+    batch_size: int = setting(32, "--batch-size", group=TRAINING, type=int)
+    learning_rate: float | None = setting(
+        None, "--learning-rate", "default: the module's course rate (1e-3; 1e-4 for augmented "
+        "and transfer)", group=TRAINING, type=float)
+    optimizer: str = setting("rmsprop", "--optimizer",
+                             "any tf-keras optimizer name (rmsprop, adam, sgd, ...)", group=TRAINING)
+    early_stopping_patience: int = setting(
+        3, "--patience", "early stopping: epochs without a better validation loss",
+        group=TRAINING, type=int)
+    dropout: float | None = setting(None, "--dropout", "dropout rate of the model's head "
+                                    "(default: the module's course value)", group=TRAINING,
+                                    type=float)
+    augment: bool | None = setting(None, "--augment", "augment training images (default: on for "
+                                   "augmented and multiclass)", group=AUGMENTATION, action=_BOOL)
+    augmentation: Augmentation = dataclasses.field(default_factory=Augmentation)
+    steps_per_epoch: int | None = setting(
+        None, "--steps-per-epoch", "cap the training steps per epoch (default: one pass)",
+        group=TRAINING, type=int)
     # Transfer learning (the `transfer` model).
-    base: str = "inception_v3"
-    cut_layer: str | None = None  # None: the base's default (mixed7 for InceptionV3)
-    weights: str = "imagenet"  # imagenet | none | path to a weights file (.h5)
-    alpha: float = 1.0  # MobileNetV2 width multiplier
-    fine_tune_layers: float = 0  # top N layers of the base (or a fraction if < 1) to unfreeze
-    fine_tune_epochs: int = 0
-    fine_tune_learning_rate: float = 1e-5
+    base: str = setting("inception_v3", "--base", group=TRANSFER, choices=_transfer_bases)
+    cut_layer: str | None = setting(
+        None, "--cut-layer", "cut the base at this layer (default: mixed7 for inception_v3)",
+        group=TRANSFER)
+    weights: str = setting("imagenet", "--weights",
+                           "imagenet (downloaded by Keras), none, or a local weights .h5",
+                           group=TRANSFER)
+    alpha: float = setting(1.0, "--alpha", "MobileNetV2 width multiplier (0.35, 0.5, 0.75, 1.0, "
+                           "1.3 or 1.4)", group=TRANSFER, type=float)
+    fine_tune_layers: float = setting(
+        0, "--fine-tune-layers", "then unfreeze the top N layers of the base (or a fraction < 1)",
+        group=TRANSFER, type=float)
+    fine_tune_epochs: int = setting(0, "--fine-tune-epochs", group=TRANSFER, type=int)
+    fine_tune_learning_rate: float = setting(1e-5, "--fine-tune-learning-rate", group=TRANSFER,
+                                             type=float)
     distribution: str = "default"  # default | mirrored (all local GPUs) | multi_worker_mirrored
     seed: int = 42
+
+    def __post_init__(self) -> None:
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+        for name, flag in (("epochs", "--epochs"), ("batch_size", "--batch-size")):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{flag} must be at least 1")
 
     def to_custom_config(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
     def from_custom_config(cls, custom_config: dict[str, Any] | None) -> TrainingConfig:
-        names = {f.name for f in dataclasses.fields(cls)}
-        values = {k: v for k, v in (custom_config or {}).items() if k in names}
-        if isinstance(values.get("augmentation"), dict):
-            values["augmentation"] = Augmentation(**values["augmentation"])
-        return cls(**values)
+        return from_dict(cls, custom_config or {})
 
     def replace(self, **changes: Any) -> TrainingConfig:
         return dataclasses.replace(self, **changes)
-
-    @property
-    def input_shape(self) -> tuple[int, int, int]:
-        return (self.image_height, self.image_width, self.image_channels)

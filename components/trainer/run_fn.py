@@ -13,35 +13,19 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components import features
+from components import features, label_vocabulary
+from components.image_spec import ImageSpec
 from components.trainer import input_pipeline
 from components.trainer.augmentation import augment_batch
 from components.trainer.hparams import TUNABLE, TrainingConfig
 from components.trainer.insights import INSIGHTS_DIR, write_insights
-from components.trainer.models import (
-    build_model,
-    trainer_module,
-    uses_augmentation,
-    with_defaults,
-)
-from components.trainer.models.heads import class_probabilities
+from components.trainer.models import build_model, resolve_defaults, trainer_module
+from components.trainer.models.classifier import class_probabilities
 from components.trainer.signatures import export_serving_model
 
 progress = logging.getLogger("visionpipe.progress")
 
 HISTORY_FILE = "history.json"
-
-
-def read_label_vocabulary(train_files: list[str]) -> list[str]:
-    """The class names the ExampleGen wrote beside its splits.
-
-    TFX's FnArgs has the split file patterns (`<examples>/Split-train/*`) but not the
-    Examples artifact itself, so the artifact folder is two levels up.
-    """
-    examples_dir = os.path.dirname(os.path.dirname(train_files[0]))
-    path = os.path.join(examples_dir, features.LABEL_VOCABULARY_FILE)
-    with tf.io.gfile.GFile(path) as f:
-        return [line.rstrip("\n") for line in f if line.strip()]
 
 
 class EpochLogger(keras.callbacks.Callback):
@@ -77,7 +61,8 @@ def distribution_strategy(name: str) -> tf.distribute.Strategy:
 
 
 def training_config(fn_args: FnArgs) -> TrainingConfig:
-    """The custom_config, with the Tuner's best hyper-parameters on top when there are any."""
+    """The custom_config, with the Tuner's best hyper-parameters on top, and the trainer
+    module's defaults filled in where neither gave a value (once, here)."""
     config = TrainingConfig.from_custom_config(fn_args.custom_config)
     hyperparameters = getattr(fn_args, "hyperparameters", None)
     if hyperparameters:
@@ -85,14 +70,15 @@ def training_config(fn_args: FnArgs) -> TrainingConfig:
         tuned = {k: v for k, v in values.items() if k in TUNABLE}
         progress.info("using the tuned hyper-parameters %s", tuned)
         config = config.replace(**tuned)
-    return config
+    return resolve_defaults(config)
 
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains the model named in custom_config and exports it to fn_args.serving_model_dir."""
-    config = with_defaults(training_config(fn_args))
+    config = training_config(fn_args)
+    image = ImageSpec.from_custom_config(fn_args.custom_config)
     keras.utils.set_random_seed(config.seed)
-    class_names = read_label_vocabulary(fn_args.train_files)
+    class_names = label_vocabulary.read(label_vocabulary.in_examples(fn_args.train_files))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     image_spec = tf_transform_output.raw_feature_spec()[features.IMAGE_BYTES]
     if not isinstance(image_spec, tf.io.FixedLenFeature):
@@ -111,7 +97,7 @@ def run_fn(fn_args: FnArgs) -> None:
     )
     steps_per_epoch = config.steps_per_epoch or fn_args.train_steps or None
     augment = None
-    if uses_augmentation(config):
+    if config.augment:
         augment = functools.partial(augment_batch, config=config.augmentation)
     train_batches = input_pipeline.training_batches(
         train_images, config.batch_size, augment=augment, repeat=steps_per_epoch is not None,
@@ -120,7 +106,7 @@ def run_fn(fn_args: FnArgs) -> None:
     eval_batches = input_pipeline.evaluation_batches(eval_images, config.batch_size)
 
     with distribution_strategy(config.distribution).scope():
-        model = build_model(config, len(class_names))
+        model = build_model(config, image, len(class_names))
     progress.info(
         "training %s on %d classes for up to %d epochs%s", config.model, len(class_names),
         config.epochs, " on augmented images" if augment else "",

@@ -16,8 +16,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from components import features
-from components.trainer.models.heads import class_probabilities
+from components import features, label_vocabulary
+from components.trainer.models.classifier import class_probabilities
 
 
 def export_serving_model(
@@ -28,9 +28,8 @@ def export_serving_model(
 ) -> None:
     """Saves model + transform graph + label vocabulary as a SavedModel with both signatures."""
     model.tft_layer = tf_transform_output.transform_features_layer()
-    vocabulary_file = os.path.join(tempfile.mkdtemp(), features.LABEL_VOCABULARY_FILE)
-    with open(vocabulary_file, "w") as f:
-        f.writelines(name + "\n" for name in class_names)
+    vocabulary_file = os.path.join(tempfile.mkdtemp(), label_vocabulary.FILE_NAME)
+    label_vocabulary.write(vocabulary_file, class_names)
     # Tracked as an asset so the vocabulary file travels inside the SavedModel's assets/.
     model.label_vocabulary = tf.saved_model.Asset(vocabulary_file)
     names = tf.constant(class_names)

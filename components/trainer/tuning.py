@@ -22,12 +22,15 @@ from keras_tuner.engine import base_tuner
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
+from components import label_vocabulary
+from components.image_spec import ImageSpec
 from components.trainer import input_pipeline
 from components.trainer.augmentation import augment_batch
 from components.trainer.hparams import TUNABLE, TrainingConfig
-from components.trainer.models import build_model, uses_augmentation
+from components.trainer.models import build_model, resolve_defaults
 
 DEFAULT_TRIALS = 6
+TUNING_KEY = "tuning"  # the Tuner's custom_config entry: {"tuner", "trials", "epochs"}
 
 
 def search_space() -> keras_tuner.HyperParameters:
@@ -42,17 +45,19 @@ def search_space() -> keras_tuner.HyperParameters:
 class ImageClassifierTuner(base_tuner.BaseTuner):
     """Trains one tf-keras model per trial and reports its best validation loss."""
 
-    def __init__(self, oracle, config: TrainingConfig, num_classes: int, **kwargs):
+    def __init__(self, oracle, config: TrainingConfig, image: ImageSpec, num_classes: int,
+                 **kwargs):
         super().__init__(oracle=oracle, **kwargs)
         self._config = config
+        self._image = image
         self._num_classes = num_classes
 
     def run_trial(self, trial, train_images, eval_images, steps_per_epoch=None, epochs=1):
         values = trial.hyperparameters.values
         config = self._config.replace(**{k: values[k] for k in TUNABLE if k in values})
         augment = (functools.partial(augment_batch, config=config.augmentation)
-                   if uses_augmentation(config) else None)
-        model = build_model(config, self._num_classes)
+                   if config.augment else None)
+        model = build_model(config, self._image, self._num_classes)
         history = model.fit(
             input_pipeline.training_batches(train_images, config.batch_size, augment=augment,
                                             repeat=steps_per_epoch is not None, seed=config.seed),
@@ -64,11 +69,9 @@ class ImageClassifierTuner(base_tuner.BaseTuner):
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     """TFX Tuner entry point: the tuner and the arguments of its search."""
-    from components.trainer.run_fn import read_label_vocabulary
-
-    config = TrainingConfig.from_custom_config(fn_args.custom_config)
-    tuning = (fn_args.custom_config or {}).get("tuning", {})
-    class_names = read_label_vocabulary(fn_args.train_files)
+    config = resolve_defaults(TrainingConfig.from_custom_config(fn_args.custom_config))
+    tuning = (fn_args.custom_config or {}).get(TUNING_KEY, {})
+    class_names = label_vocabulary.read(label_vocabulary.in_examples(fn_args.train_files))
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     kind = tuning.get("tuner", "random")
     oracle_class = (keras_tuner.oracles.BayesianOptimizationOracle if kind == "bayesian"
@@ -80,7 +83,8 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
         seed=config.seed,
     )
     tuner = ImageClassifierTuner(
-        oracle, config, len(class_names), directory=fn_args.working_dir,
+        oracle, config, ImageSpec.from_custom_config(fn_args.custom_config), len(class_names),
+        directory=fn_args.working_dir,
         project_name="visionpipe_tuning", overwrite=True,
     )
     return TunerFnResult(

@@ -1,7 +1,9 @@
 """The model registry: `visionpipe run --model NAME` picks a trainer module from here.
 
-Each module has `build(config, num_classes) -> compiled keras.Model`; its entry here
-says whether it trains on augmented images by default and how it fine-tunes (if it can).
+Each module has `build(config, image, num_classes) -> compiled keras.Model`; its entry
+here gives its course defaults (learning rate, dropout, augmentation) and how it
+fine-tunes, if it can. `resolve_defaults` fills those defaults into the config once;
+builders only ever see a resolved config.
 """
 
 from __future__ import annotations
@@ -11,36 +13,38 @@ from collections.abc import Callable
 
 import tf_keras as keras
 
+from components.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import augmented, multiclass, scratch, transfer
 
-ModelBuilder = Callable[[TrainingConfig, int], keras.Model]
+ModelBuilder = Callable[[TrainingConfig, ImageSpec, int], keras.Model]
 FineTuner = Callable[[keras.Model, TrainingConfig, int], keras.Model]
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainerModule:
-    """A model builder and how it trains: augmentation by default, an optional fine-tune phase."""
+    """A model builder and its course defaults: learning rate, dropout, augmentation, fine-tuning."""
 
     build: ModelBuilder
+    description: str
+    learning_rate: float = 1e-3  # the course's RMSprop rate for this week's model
+    dropout: float = 0.0  # the course's dropout before the head (0: none)
     augment_by_default: bool = False
     fine_tune: FineTuner | None = None
-    description: str = ""
-    learning_rate: float = 1e-3  # the course's RMSprop rate for this week's model
 
 
 MODELS: dict[str, TrainerModule] = {
-    "scratch": TrainerModule(scratch.build, description="course week 1: cats-vs-dogs CNN"),
+    "scratch": TrainerModule(scratch.build, "course week 1: cats-vs-dogs CNN"),
     "augmented": TrainerModule(
-        augmented.build, augment_by_default=True, learning_rate=1e-4,
-        description="course week 2: bigger CNN, dropout, per-epoch augmentation"),
+        augmented.build, "course week 2: bigger CNN, dropout, per-epoch augmentation",
+        learning_rate=1e-4, dropout=augmented.DROPOUT, augment_by_default=True),
     "transfer": TrainerModule(
-        transfer.build, fine_tune=transfer.fine_tune, learning_rate=1e-4,
-        description="course week 3: pretrained base (InceptionV3 mixed7, MobileNetV2, "
-                    "EfficientNetB0), frozen, new head, optional fine-tuning"),
+        transfer.build, "course week 3: pretrained base (InceptionV3 mixed7, MobileNetV2, "
+        "EfficientNetB0), frozen, new head, optional fine-tuning",
+        learning_rate=1e-4, dropout=transfer.DROPOUT, fine_tune=transfer.fine_tune),
     "multiclass": TrainerModule(
-        multiclass.build, augment_by_default=True,
-        description="course week 4: Rock-Paper-Scissors CNN, softmax over N classes"),
+        multiclass.build, "course week 4: Rock-Paper-Scissors CNN, softmax over N classes",
+        dropout=multiclass.DROPOUT, augment_by_default=True),
 }
 
 
@@ -51,23 +55,24 @@ def trainer_module(name: str) -> TrainerModule:
     return MODELS[name]
 
 
-def with_defaults(config: TrainingConfig) -> TrainingConfig:
-    """The config with the module's own learning rate when none was given."""
-    if config.learning_rate is None:
-        return config.replace(learning_rate=trainer_module(config.model).learning_rate)
-    return config
-
-
-def build_model(config: TrainingConfig, num_classes: int) -> keras.Model:
-    """Builds and compiles the model named in the config for num_classes classes."""
+def resolve_defaults(config: TrainingConfig) -> TrainingConfig:
+    """The config with every "the module's value" (None) replaced by the module's course value."""
     module = trainer_module(config.model)
+    return config.replace(
+        learning_rate=module.learning_rate if config.learning_rate is None else config.learning_rate,
+        dropout=module.dropout if config.dropout is None else config.dropout,
+        augment=module.augment_by_default if config.augment is None else config.augment,
+    )
+
+
+def is_resolved(config: TrainingConfig) -> bool:
+    return None not in (config.learning_rate, config.dropout, config.augment)
+
+
+def build_model(config: TrainingConfig, image: ImageSpec, num_classes: int) -> keras.Model:
+    """Builds and compiles the model named in a resolved config for num_classes classes."""
+    if not is_resolved(config):
+        raise ValueError("build_model needs a resolved config (models.resolve_defaults)")
     if num_classes < 2:
         raise ValueError(f"a classifier needs at least 2 classes, got {num_classes}")
-    return module.build(with_defaults(config), num_classes)
-
-
-def uses_augmentation(config: TrainingConfig) -> bool:
-    """The config's explicit choice, else the model's default."""
-    if config.augment is not None:
-        return config.augment
-    return trainer_module(config.model).augment_by_default
+    return trainer_module(config.model).build(config, image, num_classes)

@@ -7,13 +7,14 @@ from __future__ import annotations
 
 import tf_keras as keras
 
+from components.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
-from components.trainer.models.heads import course_cnn
+from components.trainer.models.course_cnn import course_cnn
 
 FILTERS = (64, 64, 128, 128)
 DROPOUT = 0.5
 
 
-def build(config: TrainingConfig, num_classes: int) -> keras.Model:
-    """Conv64-64-128-128 (each + MaxPool) -> Flatten -> Dropout 0.5 -> Dense 512 -> output."""
-    return course_cnn(config, num_classes, FILTERS, DROPOUT, name="multiclass")
+def build(config: TrainingConfig, image: ImageSpec, num_classes: int) -> keras.Model:
+    """Conv64-64-128-128 (each + MaxPool) -> Flatten -> Dropout -> Dense 512 -> softmax."""
+    return course_cnn(config, image, num_classes, FILTERS, name="multiclass")

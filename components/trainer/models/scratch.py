@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import tf_keras as keras
 
+from components.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
-from components.trainer.models.heads import compile_classifier, output_layer
+from components.trainer.models.classifier import compile_classifier, output_layer
 
 
-def build(config: TrainingConfig, num_classes: int) -> keras.Model:
+def build(config: TrainingConfig, image: ImageSpec, num_classes: int) -> keras.Model:
     """Conv16-MaxPool-Conv32-MaxPool-Conv64-MaxPool-Flatten-Dense512-output."""
     model = keras.Sequential(
         [
-            keras.Input(shape=config.input_shape, name="image"),
+            keras.Input(shape=image.shape, name="image"),
             keras.layers.Conv2D(16, 3, activation="relu", name="conv1"),
             keras.layers.MaxPooling2D(2, name="pool1"),
             keras.layers.Conv2D(32, 3, activation="relu", name="conv2"),

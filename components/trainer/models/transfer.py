@@ -20,8 +20,9 @@ from collections.abc import Callable
 import tensorflow as tf
 import tf_keras as keras
 
+from components.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
-from components.trainer.models.heads import compile_classifier, output_layer
+from components.trainer.models.classifier import compile_classifier, output_layer
 
 BASE_LAYER = "base"
 
@@ -53,8 +54,8 @@ MOBILENET_V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 DROPOUT = 0.2
 
 
-def _application_kwargs(name: str, config: TrainingConfig) -> dict:
-    kwargs = {"include_top": False, "input_shape": (config.image_height, config.image_width, 3)}
+def _application_kwargs(name: str, config: TrainingConfig, image: ImageSpec) -> dict:
+    kwargs = {"include_top": False, "input_shape": (image.height, image.width, 3)}
     if name == "mobilenet_v2":
         if config.alpha not in MOBILENET_V2_ALPHAS:
             raise ValueError(f"--alpha {config.alpha}: MobileNetV2 offers {MOBILENET_V2_ALPHAS}")
@@ -62,20 +63,20 @@ def _application_kwargs(name: str, config: TrainingConfig) -> dict:
     return kwargs
 
 
-def _describe(name: str, config: TrainingConfig) -> str:
+def _describe(name: str, config: TrainingConfig, image: ImageSpec) -> str:
     alpha = f", alpha {config.alpha}" if name == "mobilenet_v2" else ""
-    return f"{name}{alpha}, input {config.image_height}x{config.image_width}x3, no top"
+    return f"{name}{alpha}, input {image.height}x{image.width}x3, no top"
 
 
-def pretrained_base(config: TrainingConfig) -> keras.Model:
+def pretrained_base(config: TrainingConfig, image: ImageSpec) -> keras.Model:
     """The base named in config, with its weights loaded and cut where asked; not yet frozen."""
     if config.base not in BASES:
         raise ValueError(f"unknown base {config.base!r}; choose one of {sorted(BASES)}")
     spec = BASES[config.base]
-    if min(config.image_height, config.image_width) < spec.min_size:
+    if min(image.height, image.width) < spec.min_size:
         raise ValueError(f"{config.base} needs images of at least {spec.min_size} px "
-                         f"(--image-size), got {config.image_height}x{config.image_width}")
-    kwargs = _application_kwargs(config.base, config)
+                         f"(--image-size), got {image.height}x{image.width}")
+    kwargs = _application_kwargs(config.base, config, image)
     weights = config.weights
     if weights.lower() in ("imagenet", "none"):
         base = spec.application(weights=None if weights.lower() == "none" else "imagenet",
@@ -89,7 +90,7 @@ def pretrained_base(config: TrainingConfig) -> keras.Model:
         except (ValueError, KeyError) as error:
             first_line = str(error).strip().splitlines()[0][:300]
             raise WeightsMismatch(
-                f"weights file {weights} does not fit the base {_describe(config.base, config)} "
+                f"weights file {weights} does not fit the base {_describe(config.base, config, image)} "
                 f"(a different base, alpha or input shape?): {first_line}"
             ) from None
     cut = config.cut_layer or spec.cut_layer
@@ -122,24 +123,23 @@ class PreprocessInput(keras.layers.Layer):
         return {**super().get_config(), "base": self.base}
 
 
-def build(config: TrainingConfig, num_classes: int) -> keras.Model:
+def build(config: TrainingConfig, image: ImageSpec, num_classes: int) -> keras.Model:
     """Frozen pretrained base + new head, compiled; grey images are repeated to 3 channels."""
     spec = BASES.get(config.base)
-    base = pretrained_base(config)
+    base = pretrained_base(config, image)
     base.trainable = False
-    images = keras.Input(shape=config.input_shape, name="image")
+    images = keras.Input(shape=image.shape, name="image")
     x = images
-    if config.image_channels == 1:
+    if image.channels == 1:
         x = keras.layers.Lambda(tf.image.grayscale_to_rgb, name="grey_to_rgb")(x)
     x = PreprocessInput(config.base, name="preprocess_input")(x)
     x = base(x, training=False)
-    dropout = DROPOUT if config.dropout is None else config.dropout
     if spec.pooled_head:
         x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     else:
         x = keras.layers.Flatten(name="flatten")(x)
         x = keras.layers.Dense(1024, activation="relu", name="dense")(x)
-    x = keras.layers.Dropout(dropout, name="dropout")(x)
+    x = keras.layers.Dropout(config.dropout, name="dropout")(x)
     model = keras.Model(images, output_layer(num_classes)(x), name=f"transfer_{config.base}")
     return compile_classifier(model, config, num_classes)
 

@@ -1,4 +1,4 @@
-"""What every model shares: the output layer and the loss, chosen from the number of classes."""
+"""What every model shares: the output layer, the loss and the metric, chosen from the number of classes."""
 
 from __future__ import annotations
 
@@ -36,32 +36,6 @@ def compile_classifier(
     return model
 
 
-def conv_block(filters: int, index: int) -> list[keras.layers.Layer]:
-    """Conv2D(filters, 3x3, relu, same padding) + MaxPool(2): the course CNNs' building block."""
-    return [
-        keras.layers.Conv2D(filters, 3, activation="relu", padding="same", name=f"conv{index}"),
-        keras.layers.MaxPooling2D(2, name=f"pool{index}"),
-    ]
-
-
 def class_probabilities(scores, num_classes: int):
     """One column per class: a sigmoid unit's p becomes [1 - p, p]."""
     return tf.concat([1.0 - scores, scores], axis=-1) if is_binary(num_classes) else scores
-
-
-def course_cnn(config: TrainingConfig, num_classes: int, filters: tuple[int, ...],
-               dropout: float, name: str) -> keras.Model:
-    """The course's weeks 2 and 4 shape: conv blocks -> Flatten -> Dropout -> Dense 512 -> output."""
-    model = keras.Sequential(
-        [
-            keras.Input(shape=config.input_shape, name="image"),
-            *[layer for i, f in enumerate(filters, start=1) for layer in conv_block(f, i)],
-            keras.layers.Flatten(name="flatten"),
-            keras.layers.Dropout(dropout if config.dropout is None else config.dropout,
-                                 name="dropout"),
-            keras.layers.Dense(512, activation="relu", name="dense"),
-            output_layer(num_classes),
-        ],
-        name=name,
-    )
-    return compile_classifier(model, config, num_classes)

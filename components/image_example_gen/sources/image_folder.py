@@ -1,9 +1,10 @@
-"""Find the images in a class-per-folder tree: splits, class names, files, and what is ignored.
+"""Image folders: one sub-folder per class, optionally inside the user's own split folders.
 
-Layout: `<input_base>/<class>/**/<image>`, or the user's own split folders
-`<input_base>/train/<class>/...` and `<input_base>/{eval,validation,test}/<class>/...`.
-The class is the first-level folder below the split root; deeper nesting is allowed.
-Works on local paths and on any filesystem TensorFlow's gfile knows (gs://, s3://).
+Layout: `<input_base>/<class>/**/<image>`, or `<input_base>/train/<class>/...` and
+`<input_base>/{eval,validation,test}/<class>/...`. The class is the first-level folder
+below the split root; deeper nesting is allowed. Works on local paths and on any
+filesystem TensorFlow's gfile knows (gs://, s3://). A `{SPAN}`/`{VERSION}` pattern in
+the path stays in the pipeline: each run reads the newest span (TFX's resolution).
 """
 
 from __future__ import annotations
@@ -12,23 +13,19 @@ import hashlib
 import os
 import posixpath
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 
 import tensorflow as tf
+from tfx.components.example_gen import utils as example_gen_utils
+from tfx.proto import example_gen_pb2
 
 from components import features
+from components.image_example_gen.layout import WHOLE_TREE, DataError, DataLayout, check_classes
+from components.image_example_gen.sources.base import Item, Listing, Source, sort_class_names
+from components.image_spec import DEFAULT_IMAGE
 
 # The user's own split folders: output split name -> accepted folder names, in order of preference.
 SPLIT_FOLDERS = {"train": ("train",), "eval": ("eval", "validation", "test")}
-WHOLE_TREE = "."  # the split pattern that means "the whole input base is one split"
-
-
-@dataclass
-class Listing:
-    """The image files of one split root, and the files skipped before reading, with reasons."""
-
-    images: list[tuple[str, str]] = field(default_factory=list)  # (relative path, class name)
-    ignored: list[dict[str, str]] = field(default_factory=list)  # {"path", "reason"}
+SPAN_TAGS = ("{SPAN}", "{VERSION}", "{YYYY}", "{MM}", "{DD}")
 
 
 def find_split_folders(input_base: str) -> dict[str, str] | None:
@@ -48,21 +45,6 @@ def split_root(input_base: str, pattern: str) -> str:
     return input_base if pattern in ("", WHOLE_TREE) else _join(input_base, pattern)
 
 
-def class_names(root: str) -> list[str]:
-    """The sorted class names: the visible first-level folders below a split root."""
-    return sort_class_names(
-        name for name, is_dir in _entries(root) if is_dir and not name.startswith(".")
-    )
-
-
-def sort_class_names(names) -> list[str]:
-    """Sorted and unique; when every name is an integer (CSV labels), in numeric order."""
-    unique = set(names)
-    if unique and all(name.lstrip("-").isdigit() for name in unique):
-        return sorted(unique, key=int)
-    return sorted(unique)
-
-
 def list_split(input_base: str, pattern: str) -> Listing:
     """Lists every image file of one split and every file skipped before reading."""
     root = split_root(input_base, pattern)
@@ -80,9 +62,16 @@ def list_split(input_base: str, pattern: str) -> Listing:
                 if reason:
                     listing.ignored.append({"path": file_path, "reason": reason})
                 else:
-                    listing.images.append((file_path, name))
-    listing.images.sort()
+                    listing.items.append(Item(file_path, name))
+    listing.items.sort(key=lambda item: item.id)
     return listing
+
+
+def read(input_base: str, item: Item, image_shape: tuple[int, int, int]) -> bytes:
+    """The file's bytes as stored."""
+    del image_shape  # files carry their own shape
+    with tf.io.gfile.GFile(_join(input_base, item.id), "rb") as f:
+        return f.read()
 
 
 def tree_fingerprint(input_base: str, patterns: list[str]) -> str:
@@ -95,7 +84,7 @@ def tree_fingerprint(input_base: str, patterns: list[str]) -> str:
     count = total = 0
     for pattern in patterns:
         root = split_root(input_base, pattern)
-        if not tf.io.gfile.isdir(root):  # a CSV file is its own split
+        if not tf.io.gfile.isdir(root):  # a file that is its own split (a CSV)
             stat = tf.io.gfile.stat(root)
             digest.update(f"{pattern}:{stat.length}:{stat.mtime_nsec}\n".encode())
             count, total = count + 1, total + stat.length
@@ -110,6 +99,66 @@ def tree_fingerprint(input_base: str, patterns: list[str]) -> str:
             total += stat.length
     return f"files:{count},bytes:{total},sha256:{digest.hexdigest()}"
 
+
+# ---- the layout ------------------------------------------------------------------------
+
+def split_span_path(data: str) -> tuple[str, str]:
+    """'.../images/span-{SPAN}/' -> ('.../images', 'span-{SPAN}'): the base, and the pattern
+    from the first path component with a TFX span or version tag."""
+    parts = data.rstrip("/").split("/")
+    first = next(i for i, part in enumerate(parts) if any(tag in part for tag in SPAN_TAGS))
+    return "/".join(parts[:first]) or "/", "/".join(parts[first:])
+
+
+def latest_span_folder(base: str, pattern: str) -> str:
+    """The folder the pattern names for the newest span (and version), as TFX's driver picks it."""
+    split = example_gen_pb2.Input.Split(name="all", pattern=pattern)
+    try:
+        example_gen_utils.calculate_splits_fingerprint_span_and_version(base, [split])
+    except ValueError as error:
+        raise DataError(f"{base}/{pattern}: {error}") from None
+    return split.pattern
+
+
+def _span_layout(data: str) -> DataLayout:
+    """Data below a span/version pattern: the pattern stays in the pipeline (each run takes
+    the newest span); classes and split folders come from the newest span now."""
+    base, pattern = split_span_path(data)
+    resolved = latest_span_folder(base, pattern)
+    current = discover(split_root(base, resolved))
+    if current.split_folders:
+        folders = {split: f"{pattern}/{folder}" for split, folder in current.split_folders.items()}
+        return DataLayout(base, current.class_names, folders)
+    return DataLayout(base, current.class_names, input_pattern=pattern)
+
+
+def discover(data: str, eval_data: str | None = None) -> DataLayout:
+    """A class-per-folder tree, optionally inside train/ and eval|validation|test/."""
+    if eval_data:
+        raise DataError("--eval-data is for CSV data; image folders split with train/ and eval/")
+    if any(tag in data for tag in SPAN_TAGS):
+        return _span_layout(data)
+    if _is_local(data) and not os.path.exists(data):
+        raise DataError(f"{data}: no such folder")
+    if _is_local(data) and not os.path.isdir(data):
+        raise DataError(f"{data}: not a folder (expected one sub-folder of images per class; "
+                        "for a CSV of pixels use --data-format csv)")
+    split_folders = find_split_folders(data)
+    patterns = list(split_folders.values()) if split_folders else [WHOLE_TREE]
+    class_names = sort_class_names(
+        item.class_name for p in patterns for item in list_split(data, p).items)
+    check_classes(data, class_names, "images found (expected <class>/<image> with extensions "
+                  "jpg, jpeg, png, gif or bmp)")
+    return DataLayout(data, class_names, split_folders)
+
+
+def default_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
+    """Folders of photos train at the course's 150 x 150 RGB unless told otherwise."""
+    del image_shape  # the CSV row layout; files carry their own
+    return DEFAULT_IMAGE.shape
+
+
+# ---- walking the tree ------------------------------------------------------------------
 
 def _walk_files(top: str, keep_all: bool = False) -> Iterator[tuple[str, str]]:
     """Yields (path relative to top, reason it is skipped or "") for every file below top."""
@@ -166,3 +215,10 @@ def _is_local(path: str) -> bool:
 
 def _join(base: str, *parts: str) -> str:
     return os.path.join(base, *parts) if _is_local(base) else posixpath.join(base, *parts)
+
+
+SOURCE = Source(
+    name="folder",
+    discover=discover, list_split=list_split, read=read, fingerprint=tree_fingerprint,
+    default_shape=default_shape,
+)

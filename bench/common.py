@@ -1,0 +1,23 @@
+"""What the benchmark scripts share: where things are, the report option, and the report's end."""
+
+import argparse
+import shutil
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = REPO.parent / "shared" / "data"  # real data sets; benchmarks only, never tests
+
+
+def report_option(parser: argparse.ArgumentParser) -> None:
+    """--report FILE: also write the Markdown report there."""
+    parser.add_argument("--report", default=None, metavar="FILE",
+                        help="also write the Markdown report to this file")
+
+
+def finish(lines: list[str], report: str | None, work: Path) -> None:
+    """Prints the report, writes it to report when given, removes the scratch folder."""
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if report:
+        Path(report).write_text(text)
+    shutil.rmtree(work, ignore_errors=True)

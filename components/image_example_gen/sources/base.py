@@ -1,0 +1,56 @@
+"""What every data source gives the ExampleGen: items to read, and files skipped with a reason."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Iterable
+
+from components.image_example_gen.layout import DataLayout
+
+
+class UnreadableItem(ValueError):
+    """An item a source cannot turn into image bytes (e.g. a malformed CSV row); says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """One image to read: its id (a path below the input base, or `<file>:<line>`) and class."""
+
+    id: str
+    class_name: str
+    payload: str | None = None  # what `read` needs beyond the id (a CSV row's text)
+
+
+@dataclasses.dataclass
+class Listing:
+    """The items of one split, and what was skipped before reading, with reasons."""
+
+    items: list[Item] = dataclasses.field(default_factory=list)
+    ignored: list[dict[str, str]] = dataclasses.field(default_factory=list)  # {"path", "reason"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """A data format: how to find its layout, list a split, read one item, fingerprint it.
+
+    discover(data, eval_data) -> DataLayout: the layout of what the user points at;
+    list_split(input_base, pattern) -> Listing;
+    read(input_base, item, image_shape) -> the item's encoded image bytes;
+    fingerprint(input_base, patterns) -> a string that changes when the data does;
+    default_shape(image_shape) -> (height, width, channels) to train at when not given.
+    """
+
+    name: str
+    discover: Callable[[str, str | None], DataLayout]
+    list_split: Callable[[str, str], Listing]
+    read: Callable[[str, Item, tuple[int, int, int]], bytes]
+    fingerprint: Callable[[str, list[str]], str]
+    default_shape: Callable[[tuple[int, int, int]], tuple[int, int, int]]
+
+
+def sort_class_names(names: Iterable[str]) -> list[str]:
+    """Sorted and unique; when every name is an integer (CSV labels), in numeric order."""
+    unique = set(names)
+    if unique and all(name.lstrip("-").isdigit() for name in unique):
+        return sorted(unique, key=int)
+    return sorted(unique)

@@ -1,0 +1,78 @@
+"""How the pipeline runs on Kubeflow: the image, the pipeline root, resources and scheduling.
+
+Kept apart from the compiler (kubeflow_v2_runner.py) so the command line is built
+without importing TFX's Kubeflow runner.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from components.settings import setting
+
+PACKAGE_EXTENSIONS = (".json", ".yaml", ".yml")
+BEAM_RUNNERS = ("DataflowRunner", "FlinkRunner", "SparkRunner", "FnApiRunner", "DirectRunner")
+KUBEFLOW = "Kubeflow"  # the argparse group of the compile options
+
+
+def node_selector_pair(text: str) -> tuple[str, str]:
+    """'KEY=VALUE' -> (KEY, VALUE); ValueError otherwise (argparse reports it)."""
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ValueError(f"--node-selector {text!r}: use KEY=VALUE")
+    return key, value
+
+
+def toleration(text: str) -> dict[str, str]:
+    """'KEY[=VALUE][:EFFECT]' -> a Kubernetes toleration (Equal with a value, else Exists)."""
+    key, _, rest = text.partition("=")
+    value, _, effect = rest.partition(":")
+    if not value and ":" in key:
+        key, _, effect = key.partition(":")
+    found = {"key": key, "operator": "Equal" if value else "Exists"}
+    if value:
+        found["value"] = value
+    if effect:
+        found["effect"] = effect
+    return found
+
+
+@dataclasses.dataclass(frozen=True)
+class KubeflowOptions:
+    """Where and how the pipeline runs on Kubeflow: image, root, resources, scheduling."""
+
+    image: str = setting(flag="--image", help="the container image with this project installed",
+                         group=KUBEFLOW)
+    pipeline_root: str = setting(flag="--pipeline-root", help="gs://, s3:// or a mounted path",
+                                 group=KUBEFLOW)
+    gpu_type: str | None = setting(
+        None, "--gpu-type", "e.g. nvidia.com/gpu (open-source KFP) or NVIDIA_TESLA_T4 (Vertex)",
+        group=KUBEFLOW)
+    gpus: int = setting(0, "--gpus", "GPUs for the Trainer (and Tuner)", group=KUBEFLOW, type=int)
+    cpu_limit: float = setting(4.0, "--cpu-limit", "CPUs for the Trainer (and Tuner)",
+                               group=KUBEFLOW, type=float)
+    memory_limit: float = setting(16.0, "--memory-limit", "GB for the Trainer (and Tuner)",
+                                  group=KUBEFLOW, type=float)
+    node_selector: tuple[tuple[str, str], ...] = setting(
+        (), "--node-selector", "node selector for the GPU tasks, repeatable", group=KUBEFLOW,
+        action="append", type=node_selector_pair, metavar="KEY=VALUE")
+    tolerations: tuple[dict[str, str], ...] = setting(
+        (), "--toleration", "toleration for the GPU tasks, repeatable (default with GPUs: "
+        "nvidia.com/gpu Exists NoSchedule)", group=KUBEFLOW, action="append", type=toleration,
+        metavar="KEY[=VALUE][:EFFECT]")
+    beam_runner: str = setting(
+        "FnApiRunner", "--beam-runner", "DataflowRunner, FlinkRunner or SparkRunner for big data "
+        "(pass their options with --beam-arg)", group=KUBEFLOW, choices=BEAM_RUNNERS)
+
+    def __post_init__(self) -> None:
+        if self.gpus and not self.gpu_type:
+            raise ValueError("--gpus needs --gpu-type (e.g. nvidia.com/gpu)")
+        if self.beam_runner not in BEAM_RUNNERS:
+            raise ValueError(f"--beam-runner must be one of {BEAM_RUNNERS}")
+
+    def gpu_node_defaults(self) -> KubeflowOptions:
+        """With GPUs and no scheduling given: tolerate the usual GPU taint."""
+        if self.gpus and not self.tolerations:
+            return dataclasses.replace(self, tolerations=(
+                {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"},))
+        return self
