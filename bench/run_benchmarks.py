@@ -34,10 +34,8 @@ RPS = SHARED / "rps_28px"
 
 def image_files(root: Path) -> list[Path]:
     layout = image_folder.discover(str(root))
-    patterns = list(layout.split_folders.values()) if layout.split_folders else [
-        layout.input_pattern]
-    return [root / item.id for pattern in patterns
-            for item in image_folder.list_split(str(root), pattern).items]
+    return [root / item.id for split in layout.inputs
+            for item in image_folder.list_split(str(root), split.pattern).items]
 
 
 def decode_loop(files: list[Path]) -> float:
@@ -53,7 +51,7 @@ def example_gen(root: Path, output: Path, beam_args: list[str]) -> float:
     """Images/s of the real ImageExampleGen executor (list, read, validate, write TFRecords)."""
     examples = standard_artifacts.Examples()
     examples.uri = str(output)
-    exec_properties = executor_properties(str(root), image_folder.discover(str(root)).split_folders)
+    exec_properties = executor_properties(str(root), image_folder.discover(str(root)).inputs)
     count = len(image_files(root))
     started = time.perf_counter()
     Executor(BaseBeamExecutor.Context(beam_pipeline_args=beam_args)).Do(
@@ -138,7 +136,8 @@ def main() -> None:
               f"{wall:.0f} s", "", "| component | seconds |", "|---|---|"]
     for component, seconds in summary["component_seconds"].items():
         lines.append(f"| {component} | {seconds} |")
-    lines += ["", f"Accuracy {summary['metrics'].get('accuracy')}, blessed {summary['blessed']}."]
+    accuracy = summary["metrics"]["test"].get("accuracy")
+    lines += ["", f"Test accuracy {accuracy}, blessed {summary['blessed']}."]
     finish(lines, args.report, work)
 
 

@@ -42,10 +42,12 @@ from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import standard_artifacts
 from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import Executor
+from components.image_example_gen.sources.image_folder import discover
 context = BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner"])
 examples = standard_artifacts.Examples()
 examples.uri = sys.argv[2] + "/examples"
-Executor(context).Do({}, {"examples": [examples]}, executor_properties(sys.argv[1]))
+Executor(context).Do({}, {"examples": [examples]},
+                     executor_properties(sys.argv[1], discover(sys.argv[1]).inputs))
 after_example_gen = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 schema = standard_artifacts.Schema()
 schema.uri = sys.argv[2] + "/schema"

@@ -219,7 +219,8 @@ def accuracy_benchmark(work: Path) -> list[str]:
         wall, summary = cli(*common, "--name", f"acc{index}", *args)
         history_file = Path(summary.get("model_run", "/nonexistent")) / "history.json"
         epochs_run = len(json.loads(history_file.read_text())["loss"]) if history_file.exists() else "-"
-        accuracy = summary.get("metrics", {}).get("accuracy", summary.get("error", "failed"))
+        accuracy = summary.get("metrics", {}).get(summary.get("blessed_on", "test"), {}).get(
+            "accuracy", summary.get("error", "failed"))
         lines.append(f"| {data} | {module} | {accuracy} | {epochs_run} | {wall:.0f} |")
         print(lines[-1], flush=True)
     return lines + ["", "rps_28px: the full `rps` set (train) against `rps-test-set` (eval), "

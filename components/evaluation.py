@@ -7,14 +7,7 @@ import json
 import tensorflow_model_analysis as tfma
 
 from components import features
-
-ACCURACY = "accuracy"
-AUC = "auc"
-
-
-def recall_metric_name(class_name: str) -> str:
-    """The metric key under which TFMA reports one class's recall."""
-    return f"recall/{class_name}"
+from components.features import ACCURACY, AUC, recall_metric_name
 
 
 def eval_config(class_names: list[str], min_accuracy: float,

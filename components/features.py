@@ -33,18 +33,33 @@ EXAMPLES_SIGNATURE = "serving_examples"
 # Files the ExampleGen writes into its Examples artifact, next to the splits (and
 # label_vocabulary.txt, see components/label_vocabulary.py).
 QUARANTINE_REPORT_FILE = "quarantine_report.json"
+LEAKAGE_REPORT_FILE = "leakage_report.json"  # duplicate groups, near-copies across splits
 
 # Custom properties of the Examples artifact (written by the ExampleGen, read by the summary).
 CLASS_NAMES_PROPERTY = "label_vocabulary"  # JSON list of the class names
 EXAMPLES_PER_SPLIT_PROPERTY = "examples_per_split"  # JSON {split: count}
 QUARANTINED_PROPERTY = "quarantined_count"
 IGNORED_PROPERTY = "ignored_count"
+DUPLICATES_PROPERTY = "duplicates"  # JSON: groups, images_in_groups, exact_copies, leakage
 
 # A TF Serving model name (and the run's folder name): plain, so it is safe in paths and URLs.
 MODEL_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 
 ACCEPTED_FORMATS = ("jpeg", "png", "gif", "bmp")
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp")
+
+# Metric keys, the same from the Evaluator (TFMA, on the blessing split) and the Trainer
+# (on the train and validation splits).
+EXAMPLE_COUNT = "example_count"
+ACCURACY = "accuracy"
+AUC = "auc"  # two classes only
+LOSS = "loss"  # the Trainer's only
+
+
+def recall_metric_name(class_name: str) -> str:
+    """The metric key of one class's recall."""
+    return f"recall/{class_name}"
+
 
 # TF Serving replays these PredictionLog records when it loads a version (written by the Pusher).
 WARMUP_FILE = "assets.extra/tf_serving_warmup_requests"

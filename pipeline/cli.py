@@ -1,6 +1,7 @@
 """The `visionpipe` command.
 
   run             run the whole pipeline locally (TFX LocalDagRunner on Beam)
+  inspect         what a run would ingest: layout, classes, splits, quarantine, duplicates
   demo-data       write the built-in demo image folders
   compile         compile the pipeline for Kubeflow Pipelines v2 (KubeflowV2DagRunner)
   submit          run a compiled pipeline on Kubeflow Pipelines, once or on a cron schedule
@@ -72,6 +73,20 @@ def _run(args: argparse.Namespace) -> int:
     reasons = "; ".join(summary.get("failed_thresholds", [])) or "see the summary"
     print(f"visionpipe: model not blessed, nothing pushed ({reasons})", file=sys.stderr)
     return EXIT_NOT_BLESSED
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import json
+
+    from pipeline.data_layout import DataError
+    from pipeline.inspection import format_inspection, inspect_dataset
+
+    try:
+        facts = inspect_dataset(_config_from(args), progress=not args.json)
+    except (DataError, ValueError, OSError) as error:
+        return _failed(error)
+    print(json.dumps(facts, indent=2) if args.json else format_inspection(facts))
+    return 0
 
 
 def _demo_data(args: argparse.Namespace) -> int:
@@ -200,6 +215,7 @@ def _add_model_name(parser: argparse.ArgumentParser, old_spelling: str, default=
 
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's argument parser, one sub-command per job."""
+    from components.image_example_gen.options import DATA
     from pipeline.config import RUN_COMMAND, PipelineConfig
     from pipeline.flags import add_settings
     from pipeline.kubeflow_options import KubeflowOptions
@@ -210,6 +226,13 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(RUN_COMMAND, help="run the whole pipeline locally")
     add_settings(run, PipelineConfig, RUN_COMMAND)
     run.set_defaults(handler=_run)
+
+    inspect = commands.add_parser(
+        "inspect", help="what a run would ingest, without training: layout, classes, images "
+        "per split, quarantined and ignored files, duplicates, near-copies across splits")
+    add_settings(inspect, PipelineConfig, "inspect", groups={DATA})
+    inspect.add_argument("--json", action="store_true", help="the same facts as JSON")
+    inspect.set_defaults(handler=_inspect)
 
     demo = commands.add_parser("demo-data", help="write the built-in demo image folders")
     demo.add_argument("dir")

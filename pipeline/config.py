@@ -30,11 +30,16 @@ class PipelineConfig:
     """Everything a run needs: data, names and paths, image size, training, gates."""
 
     data: str = setting(flag="--data", group=DATA, help=(
-        "folder with one sub-folder of images per class (optionally inside train/ and eval/ or "
-        "validation/ or test/), or with --data-format csv a CSV of pixel rows (.csv or .csv.gz)"))
-    eval_data: str | None = setting(
-        None, "--eval-data", "CSV only: a separate CSV for the eval split (e.g. the test CSV)",
+        "folder with one sub-folder of images per class (optionally inside split folders: "
+        "train/ with val/ and/or test/, under their usual spellings), or with --data-format csv "
+        "a CSV of pixel rows (.csv or .csv.gz)"))
+    validation_data: str | None = setting(
+        None, "--validation-data", "CSV only: a separate CSV for the validation split",
         group=DATA)
+    test_data: str | None = setting(
+        None, "--test-data", "CSV only: a separate CSV for the test split (e.g. Kaggle's test "
+        "CSV); without --validation-data, validation is hash-split out of --data",
+        group=DATA, hidden_aliases=("--eval-data",))
     name: str = setting("visionpipe", "--name",
                         "the model's name: names the run folder and the TF Serving model")
     output: str = setting("runs", "--output", "output folder: <output>/<name>/ for the run, "
@@ -51,9 +56,6 @@ class PipelineConfig:
         None, "--tune", "search learning rate, dropout and batch size with the TFX Tuner first "
         "(random search, or bayesian)", group=TRAINING, nargs="?", const="random", choices=TUNERS)
     tune_trials: int = setting(6, "--tune-trials", "trials of the search", group=TRAINING, type=int)
-    train_fraction: float = setting(
-        0.8, "--split-ratio", "fraction of images for training when the data has no split folders",
-        group=DATA, type=float)
     min_accuracy: float = setting(
         0.6, "--min-accuracy", "the Evaluator blesses (and the Pusher pushes) only at or above this",
         group=GATES, type=float)
@@ -80,8 +82,6 @@ class PipelineConfig:
             )
         if not 0.0 <= self.min_accuracy <= 1.0:
             raise ValueError(f"--min-accuracy must be between 0 and 1, got {self.min_accuracy}")
-        if not 0.0 < self.train_fraction < 1.0:
-            raise ValueError(f"--split-ratio must be between 0 and 1, got {self.train_fraction}")
         self.image  # noqa: B018 - validates --image-size and --channels now, not mid-run
 
     @property

@@ -19,4 +19,5 @@ def inspect_data(config: PipelineConfig) -> DataLayout:
         found = source(config.ingest.data_format)
     except ValueError as error:
         raise DataError(str(error)) from None
-    return found.discover(config.data, config.eval_data)
+    return found.discover(config.data, config.validation_data, config.test_data,
+                          config.ingest.split_ratio)

@@ -16,10 +16,11 @@ from tfx import v1 as tfx
 
 from pipeline.config import PipelineConfig
 from pipeline.data_layout import DataError, inspect_data
+from pipeline.inspection import layout_lines
 from pipeline.pipeline import create_pipeline
 from pipeline.progress import console_progress
-from pipeline.report import render_report
-from pipeline.summary import SUMMARY_FILE, collect_summary
+from pipeline.report import REPORT_FILE, render_report
+from pipeline.summary import SUMMARY_FILE, absolute, collect_summary
 
 LOG_FILE = "run.log"
 
@@ -58,6 +59,8 @@ def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
     except DataError as error:
         raise RunFailed(str(error)) from None
     check_writable(config.run_dir)  # <output>/<name>, beside <output>/serving
+    for line in layout_lines(layout):
+        print(f"[visionpipe] {line}", flush=True)
     pipeline = create_pipeline(
         config,
         layout,
@@ -73,18 +76,21 @@ def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
         except Exception as error:  # noqa: BLE001 - any component failure ends the run the same way
             component = progress.failed_component or "the pipeline"
             raise RunFailed(f"{component} failed: {_reason(error)} (full log: {log_file})") from error
-    summary = collect_summary(config.metadata_path)
+    summary = collect_summary(config.metadata_path, layout.blessing_split)
     summary.update(
         name=config.name,
-        data=config.data,
-        run_dir=config.run_dir,
-        log_file=log_file,
+        data=absolute(config.data),
+        layout=layout.description,
+        warnings=list(layout.warnings),
+        run_dir=absolute(config.run_dir),
+        log_file=absolute(log_file),
         seconds=round(time.monotonic() - started, 1),
         component_seconds=progress.seconds,
         cached_components=sorted(progress.cached),
         config=dataclasses.asdict(config),
+        report=absolute(os.path.join(config.run_dir, REPORT_FILE)),
     )
     with open(os.path.join(config.run_dir, SUMMARY_FILE), "w") as f:
         json.dump(summary, f, indent=2, default=str)
-    summary["report"] = render_report(config.run_dir)
+    render_report(config.run_dir)
     return summary

@@ -10,6 +10,7 @@ from tfx import v1 as tfx
 from components.anomaly_gate import AnomalyGate
 from components.evaluation import eval_config
 from components.image_example_gen.component import ImageExampleGen
+from components.image_example_gen.layout import TRAIN, VALIDATION
 from components.pusher import AtomicPusher
 from components.trainer.tuning import TUNING_KEY
 from pipeline.config import PipelineConfig
@@ -34,10 +35,8 @@ def create_pipeline(
     class_names = layout.class_names
     example_gen = ImageExampleGen(
         input_base=input_base or layout.input_base,
-        split_folders=layout.split_folders,
-        train_fraction=config.train_fraction,
+        inputs=layout.inputs,
         options=config.ingest_options(class_names),
-        input_pattern=layout.input_pattern,
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     if config.schema:
@@ -71,8 +70,8 @@ def create_pipeline(
             examples=example_gen.outputs["examples"],
             transform_graph=transform.outputs["transform_graph"],
             schema=schema_gen.outputs["schema"],
-            train_args=tfx.proto.TrainArgs(),
-            eval_args=tfx.proto.EvalArgs(),
+            train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
+            eval_args=tfx.proto.EvalArgs(splits=[VALIDATION]),
             custom_config={**training_config,
                            TUNING_KEY: {"tuner": config.tune, "trials": config.tune_trials}},
         )
@@ -82,6 +81,9 @@ def create_pipeline(
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         hyperparameters=tuner.outputs["best_hyperparameters"] if tuner else None,
+        # Validation drives early stopping; the test split is never shown to the Trainer.
+        train_args=tfx.proto.TrainArgs(splits=[TRAIN]),
+        eval_args=tfx.proto.EvalArgs(splits=[VALIDATION]),
         custom_config=training_config,
     )
     latest_blessed_model = None
@@ -96,6 +98,8 @@ def create_pipeline(
         model=trainer.outputs["model"],
         baseline_model=latest_blessed_model.outputs["model"] if latest_blessed_model else None,
         eval_config=eval_config(class_names, config.min_accuracy, config.compare_to_baseline),
+        # The test split decides the blessing (validation only when there is no test split).
+        example_splits=[layout.blessing_split],
     )
     pusher = AtomicPusher(
         model=trainer.outputs["model"],

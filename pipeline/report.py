@@ -20,7 +20,7 @@ from components.trainer.insights import (
     INSIGHTS_DIR,
     MISTAKES_FILE,
 )
-from pipeline.summary import SUMMARY_FILE
+from pipeline.summary import SUMMARY_FILE, blessing_note, leakage_line
 
 REPORT_FILE = "report.html"
 REPORT_ASSETS = "report"
@@ -64,6 +64,14 @@ def _copy_pictures(model_run: str | None, assets_dir: str) -> dict[str, str]:
     return copied
 
 
+def _leakage_cell(summary: dict[str, Any]) -> str:
+    report = summary.get("leakage_report")
+    link = (f' (<a href="{_esc(_href(report))}">leakage report</a>)' if report else "")
+    fraction = (summary.get("leakage") or {}).get("fraction", 0) or 0
+    css = "bad" if fraction else "good"
+    return f'<span class="{css}">{_esc(leakage_line(summary))}</span>{link}'
+
+
 def render_report(run_dir: str) -> str:
     """Writes <run_dir>/report.html from summary.json and the Trainer's pictures; returns its path."""
     summary_path = os.path.join(run_dir, SUMMARY_FILE)
@@ -78,8 +86,9 @@ def render_report(run_dir: str) -> str:
                else '<span class="bad">not blessed, nothing pushed</span>')
     parts.append(f"<p>{verdict}</p>")
 
-    facts = [("data", _esc(summary.get("data"))),
+    facts = [("data", _esc(summary.get("data"))), ("layout", _esc(summary.get("layout", ""))),
              ("classes", _esc(", ".join(summary.get("class_names", []))))]
+    facts += [("warning", f'<span class="bad">{_esc(w)}</span>') for w in summary.get("warnings", [])]
     facts += [(f"examples ({split})", count)
               for split, count in summary.get("examples_per_split", {}).items()]
     quarantine = summary.get("quarantine_report")
@@ -87,7 +96,9 @@ def render_report(run_dir: str) -> str:
                        if quarantine else "")
     facts += [("quarantined files", f"{_esc(summary.get('quarantined'))}{quarantine_link}"),
               ("ignored files", _esc(summary.get("ignored"))),
-              ("blessed", _esc(blessed)),
+              ("duplicate groups", _esc((summary.get("duplicates") or {}).get("groups", 0))),
+              ("near-copies across splits", _leakage_cell(summary)),
+              ("blessed", f"{_esc(blessed)} ({_esc(blessing_note(summary))})"),
               ("pushed to", _esc(summary.get("pushed_to") or "nothing pushed")),
               ("run seconds", _esc(summary.get("seconds")))]
     facts += [("failed threshold", _esc(f)) for f in summary.get("failed_thresholds", [])]
@@ -95,9 +106,16 @@ def render_report(run_dir: str) -> str:
 
     metrics = summary.get("metrics", {})
     if metrics:
-        parts += ["<h2>Evaluator metrics (eval split)</h2>",
-                  _table([(_esc(k), _esc(v)) for k, v in sorted(metrics.items())],
-                         ("metric", "value"))]
+        splits = list(metrics)
+        names = sorted({name for values in metrics.values() for name in values})
+        heading = tuple(f"{split} (blessing)" if split == summary.get("blessed_on") else split
+                        for split in splits)
+        parts += ["<h2>Metrics per split</h2>",
+                  f"<p>The Trainer measures train and validation; the Evaluator measures "
+                  f"{_esc(summary.get('blessed_on'))}, where the thresholds apply: "
+                  f"{_esc(blessing_note(summary))}.</p>",
+                  _table([(_esc(name), *[_esc(metrics[s].get(name, "")) for s in splits])
+                          for name in names], ("metric", *heading))]
 
     if CURVES_FILE in pictures:
         parts += ["<h2>Training curves</h2>", f'<img src="{pictures[CURVES_FILE]}" alt="training curves">']

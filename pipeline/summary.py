@@ -6,12 +6,15 @@ import json
 import os
 from typing import Any
 
+import tensorflow as tf
 import tensorflow_model_analysis as tfma
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 from tabulate import tabulate
 
 from components import features
+from components.image_example_gen.layout import ROLES, TEST
+from components.trainer.split_metrics import METRICS_FILE
 
 SUMMARY_FILE = "summary.json"
 
@@ -54,7 +57,9 @@ def _overall_metrics(evaluation_uri: str) -> dict[str, float]:
             if key.is_diff or key.model_name not in ("", "candidate"):
                 continue
             if key_and_value.value.HasField("double_value"):
-                metrics[key.name] = round(key_and_value.value.double_value.value, 4)
+                value = key_and_value.value.double_value.value
+                metrics[key.name] = int(value) if key.name == features.EXAMPLE_COUNT else round(
+                    value, 4)
     return metrics
 
 
@@ -75,10 +80,24 @@ def _validation_failures(evaluation_uri: str) -> list[str]:
     return failures
 
 
-def collect_summary(metadata_path: str) -> dict[str, Any]:
-    """The facts of the newest run: examples per split, quarantine, metrics, blessing, push."""
+def absolute(path: str) -> str:
+    """A local path made absolute (summary.json must not depend on where the run started)."""
+    return path if "://" in path else os.path.abspath(path)
+
+
+def _trainer_metrics(model_run_uri: str) -> dict[str, dict[str, float]]:
+    path = os.path.join(model_run_uri, METRICS_FILE)
+    if not tf.io.gfile.exists(path):
+        return {}
+    with tf.io.gfile.GFile(path) as f:
+        return json.load(f)
+
+
+def collect_summary(metadata_path: str, blessed_on: str) -> dict[str, Any]:
+    """The facts of the newest run: examples per split, quarantine, duplicates and leakage,
+    metrics of every split, blessing, push. blessed_on: the split the Evaluator measured."""
     outputs = latest_run_outputs(metadata_path)
-    summary: dict[str, Any] = {}
+    summary: dict[str, Any] = {"blessed_on": blessed_on}
     examples = outputs.get("Examples")
     if examples is not None:
         summary["class_names"] = json.loads(
@@ -87,39 +106,74 @@ def collect_summary(metadata_path: str) -> dict[str, Any]:
             _custom(examples, features.EXAMPLES_PER_SPLIT_PROPERTY) or "{}")
         summary["quarantined"] = _custom(examples, features.QUARANTINED_PROPERTY)
         summary["ignored"] = _custom(examples, features.IGNORED_PROPERTY)
-        summary["quarantine_report"] = os.path.join(examples.uri, features.QUARANTINE_REPORT_FILE)
+        summary["quarantine_report"] = absolute(
+            os.path.join(examples.uri, features.QUARANTINE_REPORT_FILE))
+        summary["duplicates"] = json.loads(_custom(examples, features.DUPLICATES_PROPERTY) or "{}")
+        summary["leakage"] = summary["duplicates"].pop("leakage", {})
+        summary["leakage_report"] = absolute(
+            os.path.join(examples.uri, features.LEAKAGE_REPORT_FILE))
+    metrics: dict[str, dict[str, float]] = {}
+    model_run = outputs.get("ModelRun")
+    if model_run is not None:
+        summary["model_run"] = absolute(model_run.uri)
+        metrics.update(_trainer_metrics(model_run.uri))
     evaluation = outputs.get("ModelEvaluation")
     if evaluation is not None:
-        summary["metrics"] = _overall_metrics(evaluation.uri)
+        # The Evaluator's figures for the split it measured (the Trainer's loss stays).
+        metrics[blessed_on] = {**metrics.get(blessed_on, {}), **_overall_metrics(evaluation.uri)}
         summary["failed_thresholds"] = _validation_failures(evaluation.uri)
+    summary["metrics"] = {split: metrics[split] for split in ROLES if split in metrics}
     blessing = outputs.get("ModelBlessing")
     if blessing is not None:
         summary["blessed"] = bool(_custom(blessing, "blessed"))
     model = outputs.get("Model")
     if model is not None:
-        summary["model"] = model.uri
-    model_run = outputs.get("ModelRun")
-    if model_run is not None:
-        summary["model_run"] = model_run.uri
+        summary["model"] = absolute(model.uri)
     pushed = outputs.get("PushedModel")
     if pushed is not None and _custom(pushed, "pushed"):
-        summary["pushed_to"] = _custom(pushed, "pushed_destination")
+        summary["pushed_to"] = absolute(_custom(pushed, "pushed_destination"))
     else:
         summary["pushed_to"] = None
     return summary
 
 
+def blessing_note(summary: dict[str, Any]) -> str:
+    """Which split decided the blessing, plainly, with the caveat when it chose the model too."""
+    split = summary.get("blessed_on", TEST)
+    if split == TEST:
+        return "measured on the test split, held out from training and model selection"
+    return (f"measured on the {split} split, which also chose the model (early stopping): "
+            "optimistic; add a test split (test/ folder) for an unbiased verdict")
+
+
+def leakage_line(summary: dict[str, Any]) -> str:
+    leak = summary.get("leakage") or {}
+    if not leak.get("evaluated"):
+        return "none measured"
+    return (f"{leak['with_near_copy_in_training']} of {leak['evaluated']} validation/test "
+            f"images have a near-copy in training ({leak['fraction']:.1%})")
+
+
 def format_table(summary: dict[str, Any]) -> str:
-    """The summary as a two-column table for the console."""
-    rows = [("run", summary.get("run_dir", ""))]
+    """The summary for the console: the facts, then the metrics of every split side by side."""
+    rows = [("run", summary.get("run_dir", "")), ("layout", summary.get("layout", ""))]
+    rows += [("warning", warning) for warning in summary.get("warnings", [])]
     for split, count in summary.get("examples_per_split", {}).items():
         rows.append((f"examples ({split})", count))
     rows.append(("classes", ", ".join(summary.get("class_names", []))))
     rows.append(("quarantined files", summary.get("quarantined")))
     rows.append(("ignored files", summary.get("ignored")))
-    for name, value in sorted(summary.get("metrics", {}).items()):
-        rows.append((name, value))
-    rows.append(("blessed", summary.get("blessed")))
+    found = summary.get("duplicates") or {}
+    rows.append(("duplicate groups", f"{found.get('groups', 0)} ({found.get('images_in_groups', 0)} "
+                 f"images; {found.get('label_conflicts', 0)} with different labels)"))
+    rows.append(("near-copies across splits", leakage_line(summary)))
+    metrics = summary.get("metrics", {})
+    splits = list(metrics)
+    names = sorted({name for values in metrics.values() for name in values})
+    for name in names:
+        rows.append((name, " | ".join(f"{split} {metrics[split][name]}" for split in splits
+                                      if name in metrics[split])))
+    rows.append(("blessed", f"{summary.get('blessed')} ({blessing_note(summary)})"))
     for failure in summary.get("failed_thresholds", []):
         rows.append(("failed threshold", failure))
     rows.append(("pushed to", summary.get("pushed_to") or "nothing pushed"))

@@ -27,12 +27,12 @@ def image_bytes(fmt: str = "JPEG", mode: str = "RGB", size=(40, 30), seed: int =
     return buffer.getvalue()
 
 
-def run_cli(*args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    """Runs `visionpipe ARGS` as a user would, in a fresh Python process."""
+def run_cli(*args: str, timeout: int = 900, cwd: Path = REPO) -> subprocess.CompletedProcess:
+    """Runs `visionpipe ARGS` as a user would, in a fresh Python process (in cwd)."""
     env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
 
 
@@ -61,7 +61,7 @@ def trainer_inputs(demo_run):
     transform_graph = sorted((artifacts / "Transform" / "transform_graph").iterdir())[0]
     return {
         "train_files": [str(examples / "Split-train" / "*")],
-        "eval_files": [str(examples / "Split-eval" / "*")],
+        "eval_files": [str(examples / "Split-validation" / "*")],
         "transform_output": str(transform_graph),
     }
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import tensorflow as tf
-from test_image_example_gen import read_split
+from test_image_example_gen import all_splits, read_split
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import standard_artifacts
 
@@ -40,7 +40,7 @@ def _run(layout, output_dir, class_names):
     examples = standard_artifacts.Examples()
     examples.uri = str(output_dir)
     exec_properties = executor_properties(
-        layout.input_base, layout.split_folders, input_pattern=layout.input_pattern,
+        layout.input_base, layout.inputs,
         options=IngestOptions(class_names=tuple(class_names), data_format="csv", image_shape=SHAPE))
     Executor(BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner"])).Do(
         {}, {"examples": [examples]}, exec_properties)
@@ -61,7 +61,7 @@ def test_good_rows_become_pngs_and_bad_rows_are_quarantined_with_reasons(tmp_pat
     assert layout.class_names == ["0", "2", "10"]  # numeric order, labels kept as given
     examples = _run(layout, tmp_path / "out", layout.class_names)
 
-    rows = read_split(examples.uri, "train") + read_split(examples.uri, "eval")
+    rows = all_splits(examples.uri)
     assert len(rows) == 30
     for example in rows:
         feature = example.features.feature
@@ -87,13 +87,21 @@ def test_good_rows_become_pngs_and_bad_rows_are_quarantined_with_reasons(tmp_pat
     assert vocabulary == ["0", "2", "10"]
 
 
-def test_a_train_csv_and_a_test_csv_are_the_two_splits(tmp_path):
-    train = _csv(tmp_path / "train.csv", [_good(i % 2, i) for i in range(10)])
+def test_a_train_csv_and_a_test_csv_are_the_splits(tmp_path):
+    train = _csv(tmp_path / "train.csv", [_good(i % 2, i) for i in range(40)])
     test = _csv(tmp_path / "test.csv", [_good(i % 2, 100 + i) for i in range(4)], header=False)
-    layout = csv_layout(str(train), str(test))
+    layout = csv_layout(str(train), test_data=str(test))
+    assert layout.roles == ["train", "validation", "test"] and layout.blessing_split == "test"
     examples = _run(layout, tmp_path / "out", layout.class_names)
-    assert len(read_split(examples.uri, "train")) == 10
-    assert len(read_split(examples.uri, "eval")) == 4  # no header: every line is data
+    # Validation is hash-split out of the training CSV; the test CSV is the test split.
+    train_rows, validation_rows = (read_split(examples.uri, s) for s in ("train", "validation"))
+    assert len(train_rows) + len(validation_rows) == 40 and 0 < len(validation_rows) < 20
+    assert len(read_split(examples.uri, "test")) == 4  # no header: every line is data
+
+    validation = _csv(tmp_path / "validation.csv", [_good(i % 2, 200 + i) for i in range(6)])
+    layout = csv_layout(str(train), str(validation))
+    assert layout.roles == ["train", "validation"] and layout.blessing_split == "validation"
+    assert any("no test split" in warning for warning in layout.warnings)
 
 
 def test_unusable_csvs_are_clear_errors(tmp_path):

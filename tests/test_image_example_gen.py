@@ -44,14 +44,25 @@ def messy_tree(tmp_path):
     return root
 
 
-def run_executor(input_base, output_dir, split_folders=None, class_names=()):
+SMALL_TREE_RATIO = (50, 25, 25)  # a few dozen images: every split gets some
+
+
+def run_executor(input_base, output_dir, class_names=(), split_ratio=SMALL_TREE_RATIO,
+                 **options):
+    """Runs the executor on the layout the folder source finds, as the pipeline does."""
     examples = standard_artifacts.Examples()
     examples.uri = str(output_dir)
+    layout = image_folder.discover(str(input_base), split_ratio=split_ratio)
     exec_properties = executor_properties(
-        str(input_base), split_folders, options=IngestOptions(class_names=tuple(class_names)))
+        str(input_base), layout.inputs,
+        options=IngestOptions(class_names=tuple(class_names), **options))
     context = BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner"])
     Executor(context).Do({}, {"examples": [examples]}, exec_properties)
     return examples
+
+
+def all_splits(examples_dir):
+    return [e for split in ("train", "validation", "test") for e in read_split(examples_dir, split)]
 
 
 def read_split(examples_dir, split):
@@ -70,7 +81,7 @@ def test_messy_tree_becomes_examples_quarantine_and_vocabulary(messy_tree, tmp_p
     output = tmp_path / "examples"
     artifact = run_executor(messy_tree, output)
 
-    examples = read_split(output, "train") + read_split(output, "eval")
+    examples = all_splits(output)
     paths = {_feature(e, features.RELATIVE_PATH).decode(): e for e in examples}
     assert len(examples) == 12 + 12 + 5  # the good ones, nested and upper-case included
     assert "dog/nested/deeper/pup.Png" in paths and "cat/UPPER.JPEG" in paths
@@ -105,21 +116,24 @@ def test_hash_split_is_deterministic_and_near_the_ratio(messy_tree, tmp_path):
     second = run_executor(messy_tree, tmp_path / "b")
     names = lambda uri, split: sorted(  # noqa: E731
         _feature(e, features.RELATIVE_PATH) for e in read_split(uri, split))
-    assert names(first.uri, "eval") == names(second.uri, "eval")
-    assert 0 < len(names(first.uri, "eval")) < len(names(first.uri, "train"))
+    for split in ("train", "validation", "test"):
+        assert names(first.uri, split) == names(second.uri, split)
+    assert 0 < len(names(first.uri, "validation")) < len(names(first.uri, "train"))
+    assert 0 < len(names(first.uri, "test")) < len(names(first.uri, "train"))
 
 
 def test_users_own_split_folders_are_used(tmp_path):
     root = tmp_path / "data"
     for split, count in (("train", 6), ("validation", 3)):
         for cls in ("a", "b"):
-            for i in range(count):
-                _write(root / split / cls / f"{i}.jpg", image_bytes(seed=i))
+            for i in range(count):  # every picture its own: no leak across the splits
+                seed = len(split) * 1000 + ord(cls) * 10 + i
+                _write(root / split / cls / f"{i}.jpg", image_bytes(seed=seed))
     split_folders = image_folder.find_split_folders(str(root))
-    assert split_folders == {"train": "train", "eval": "validation"}
-    run_executor(root, tmp_path / "out", split_folders)
+    assert split_folders == {"train": "train", "validation": "validation"}
+    run_executor(root, tmp_path / "out")
     eval_paths = {_feature(e, features.RELATIVE_PATH).decode()
-                  for e in read_split(tmp_path / "out", "eval")}
+                  for e in read_split(tmp_path / "out", "validation")}
     assert len(eval_paths) == 6 and all(p.startswith("validation/") for p in eval_paths)
     assert len(read_split(tmp_path / "out", "train")) == 12
 
@@ -156,7 +170,7 @@ def test_unicode_and_space_names_and_a_one_image_class(tmp_path):
     _write(root / "ünïcode" / "只有一个.png", image_bytes("PNG", seed=50))
     output = tmp_path / "examples"
     run_executor(root, output)
-    examples = read_split(output, "train") + read_split(output, "eval")
+    examples = all_splits(output)
     paths = {_feature(e, features.RELATIVE_PATH).decode() for e in examples}
     assert "ünïcode/只有一个.png" in paths and "chat noir/photo 0 é.jpg" in paths
     assert (output / label_vocabulary.FILE_NAME).read_text(encoding="utf-8") == \

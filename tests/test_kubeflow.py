@@ -154,7 +154,7 @@ def test_example_gen_and_statistics_gen_tasks_run_from_the_spec(compiled, data, 
     examples = example_gen["artifacts"]["examples"]["artifacts"][0]
     uri = Path(examples["uri"])
     assert sorted(p.name for p in uri.iterdir() if p.name.startswith("Split-")) == [
-        "Split-eval", "Split-train"]
+        "Split-test", "Split-train", "Split-validation"]
     report = json.loads((uri / "quarantine_report.json").read_text())
     assert report["quarantined_count"] == 3 and sum(report["examples_per_split"].values()) == 36
 

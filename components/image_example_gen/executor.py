@@ -1,9 +1,15 @@
-"""The image ExampleGen's Beam executor: read, validate, and encode each image as a tf.train.Example.
+"""The image ExampleGen's Beam executor: validate and fingerprint, find duplicates, split, write.
 
-Files are listed on the launcher (cheap), then read and decoded in parallel by Beam.
-Every file is decoded exactly once, to validate it; the Example keeps the original
-encoded bytes. Unreadable files go to a side output and end up, with their reason,
-in the quarantine report inside the Examples artifact.
+Files are listed on the launcher (cheap), then read in two passes by Beam:
+1. every image is read, decoded once to validate it, and fingerprinted (content hash,
+   perceptual hash, thumbnail: ingest.py); unreadable ones go to the quarantine report;
+2. the duplicate search (find_duplicates.py) groups near-copies; each image's role
+   (train, validation, test) is its input's, or for a hash-split input the hash of its
+   group's key, so near-copies never straddle the pipeline's own splits; the image is
+   read again (not decoded) and written as a tf.train.Example into its role's split.
+Only small records (paths, sizes, hashes) wait between the passes, never image bytes.
+Beside the splits: the label vocabulary, quarantine_report.json and leakage_report.json
+(duplicate groups, near-copies across the user's splits, copies with different labels).
 """
 
 from __future__ import annotations
@@ -17,28 +23,34 @@ from typing import Any
 import apache_beam as beam
 import tensorflow as tf
 from tfx.components.example_gen import base_example_gen_executor, write_split
-from tfx.components.example_gen import utils as example_gen_utils
-from tfx.components.example_gen.base_example_gen_executor import _PartitionFn
 from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components import features, label_vocabulary
-from components.image_example_gen import sources
+from components.image_example_gen import duplicates, sources
+from components.image_example_gen.find_duplicates import FindDuplicates
+from components.image_example_gen.ingest import Ingested, Quarantined, ingest
+from components.image_example_gen.layout import ROLES
 from components.image_example_gen.options import IngestOptions
-from components.image_example_gen.validation import InvalidImage, inspect_image, upright
+from components.image_example_gen.validation import upright
 from components.image_example_gen.write import WriteExamplesSplit
 
 INGEST_OPTIONS_KEY = "ingest_options"
 _QUARANTINE = "quarantine"
-_PARTS_DIR = ".quarantine_parts"
+_SIGNATURES = "signatures"
+_PARTS_DIR = ".parts"
 _CHUNK_SIZE = 32
 _SHUFFLE_SEED = 0
 
 
 class EmptyDataError(ValueError):
     """The input holds no usable images for a split, or fewer than two classes."""
+
+
+class LeakageError(ValueError):
+    """Too many evaluated images have a near-copy in training (--max-leakage)."""
 
 
 def image_example(relative_path: str, class_name: str, label: int, data: bytes, info) -> tf.train.Example:
@@ -66,17 +78,17 @@ def image_example(relative_path: str, class_name: str, label: int, data: bytes, 
     )
 
 
-class _ReadAndValidate(beam.DoFn):
-    """A chunk of items -> tf.train.Examples, or quarantine records with the reason.
+class _ReadAndFingerprint(beam.DoFn):
+    """A chunk of (index, item, input) -> Ingested records, one chunk of signatures for the
+    duplicate search, and quarantine records with the reason.
 
     Chunks, not single items: a small thread pool decodes the files of a chunk in
     parallel (TensorFlow's decoder releases the GIL), and Beam pays its per-element
     cost once per chunk instead of once per image.
     """
 
-    def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
+    def __init__(self, input_base: str, options: IngestOptions):
         self._input_base = input_base
-        self._label_ids = label_ids
         self._options = options
         self._read = beam.metrics.Metrics.counter("visionpipe", "images_read")
         self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
@@ -91,48 +103,56 @@ class _ReadAndValidate(beam.DoFn):
         if self._pool is not None:
             self._pool.shutdown()
 
-    def _convert(self, item: sources.Item) -> tf.train.Example | dict[str, str]:
-        """One item -> Example, or {path, reason}."""
-        try:
-            data = self._source.read(self._input_base, item, self._options.image_shape)
-            data, info = upright(data, inspect_image(data, self._options.max_pixels))
-        except (InvalidImage, sources.UnreadableItem, OSError, tf.errors.OpError) as error:
-            reason = error.message if isinstance(error, tf.errors.OpError) else str(error)
-            return {"path": item.id, "reason": reason}
-        return image_example(item.id, item.class_name, self._label_ids[item.class_name], data, info)
+    def _ingest(self, entry: tuple[int, sources.Item, str]):
+        index, item, input_name = entry
+        return ingest(self._source, self._input_base, index, item, input_name,
+                      self._options.image_shape, self._options.max_pixels)
 
-    def process(self, chunk: list[sources.Item]):
-        for result in self._pool.map(self._convert, chunk):
-            if isinstance(result, dict):
+    def process(self, chunk: list[tuple[int, sources.Item, str]]):
+        signatures = []
+        for result in self._pool.map(self._ingest, chunk):
+            if isinstance(result, Quarantined):
                 self._quarantined.inc()
-                yield beam.pvalue.TaggedOutput(_QUARANTINE, result)
+                yield beam.pvalue.TaggedOutput(_QUARANTINE, result.to_json())
             else:
                 self._read.inc()
-                yield result
+                record, member, thumbnail = result
+                signatures.append((member, thumbnail))
+                yield record
+        if signatures:
+            yield beam.pvalue.TaggedOutput(_SIGNATURES, signatures)
 
 
-@beam.ptransform_fn
-def ReadImages(pipeline, listing: sources.Listing, input_base: str,  # noqa: N802 - a PTransform
-               label_ids: dict[str, int], options: IngestOptions, quarantine_prefix: str):
-    """The listing's items -> validated Examples; unreadable ones go to quarantine files."""
-    results = (
-        pipeline
-        # Create reshuffles its elements, so the chunks spread over workers.
-        | "ListFiles" >> beam.Create(_chunks(listing.items))
-        | "ReadAndValidate" >> beam.ParDo(
-            _ReadAndValidate(input_base, label_ids, options)
-        ).with_outputs(_QUARANTINE, main="examples")
-    )
-    _ = (
-        results[_QUARANTINE]
-        | "ToJson" >> beam.Map(json.dumps)
-        | "WriteQuarantine" >> beam.io.WriteToText(quarantine_prefix)
-    )
-    return results.examples
+class _WriteExample(beam.DoFn):
+    """An Ingested record -> its Example, tagged with its role; the bytes are read again."""
+
+    def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
+        self._input_base = input_base
+        self._label_ids = label_ids
+        self._options = options
+        self._shares = options.shares_by_input()
+        self._source: sources.Source | None = None
+
+    def setup(self) -> None:
+        self._source = sources.source(self._options.data_format)
+
+    def process(self, record: Ingested, found):
+        group_keys, _ = found
+        role = duplicates.role_of(self._shares[record.input],
+                                  group_keys.get(record.index, record.sha256))
+        data = self._source.read(self._input_base, record.item, self._options.image_shape)
+        data, info = upright(data, record.info)
+        yield beam.pvalue.TaggedOutput(role, image_example(
+            record.item.id, record.item.class_name, self._label_ids[record.item.class_name],
+            data, info))
+
+
+def _write_json(value: Any, path: str) -> None:
+    write_text(path, json.dumps(value))
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-    """Lists the images, converts them with Beam, then writes the vocabulary and quarantine report."""
+    """Lists the images, ingests them with Beam, then writes the vocabulary and the reports."""
 
     def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
         examples = artifact_utils.get_single_instance(
@@ -145,11 +165,11 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         proto_utils.json_to_proto(
             exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
         )
-        output_config = example_gen_pb2.Output()
-        proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.OUTPUT_CONFIG_KEY], output_config
-        )
-        listings = {split.pattern: source.list_split(input_base, split.pattern)
+        shares = options.shares_by_input()
+        missing = [split.name for split in input_config.splits if split.name not in shares]
+        if missing:
+            raise ValueError(f"ingest options give no roles for the input(s) {missing}")
+        listings = {split.name: source.list_split(input_base, split.pattern)
                     for split in input_config.splits}
         class_names = list(options.class_names) or sources.sort_class_names(
             item.class_name for listing in listings.values() for item in listing.items
@@ -160,29 +180,46 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 f"({', '.join(class_names) or 'none'}); a classifier needs at least 2"
             )
         label_ids = {name: i for i, name in enumerate(class_names)}
-        for listing in listings.values():
+        entries = []
+        for name, listing in listings.items():
             unknown = sorted({item.class_name for item in listing.items} - set(label_ids))
             if unknown:
                 raise EmptyDataError(f"class(es) {', '.join(unknown)} are not in the label "
                                      f"vocabulary {class_names}")
+            entries += [(len(entries) + i, item, name) for i, item in enumerate(listing.items)]
+        roles = [role for role in ROLES if any(role == r for s in shares.values() for r, _ in s)]
         parts_dir = os.path.join(examples.uri, _PARTS_DIR)
-
-        examples.split_names = artifact_utils.encode_split_names(
-            example_gen_utils.generate_output_split_names(input_config, output_config))
+        examples.split_names = artifact_utils.encode_split_names(roles)
         output_examples = output_dict[standard_component_specs.EXAMPLES_KEY]
+
         with self._make_beam_pipeline() as pipeline:
-            for split in _output_splits(pipeline, listings, input_base, label_ids, options,
-                                        input_config, output_config, parts_dir):
-                name, collection = split
-                _ = collection | f"WriteSplit[{name}]" >> WriteExamplesSplit(
-                    artifact_utils.get_split_uri(output_examples, name))
+            read = (
+                pipeline
+                # Create reshuffles its elements, so the chunks spread over workers.
+                | "ListFiles" >> beam.Create(_chunks(entries))
+                | "ReadAndFingerprint" >> beam.ParDo(_ReadAndFingerprint(input_base, options))
+                .with_outputs(_QUARANTINE, _SIGNATURES, main="records")
+            )
+            _ = (read[_QUARANTINE] | "QuarantineToJson" >> beam.Map(json.dumps)
+                 | "WriteQuarantine" >> beam.io.WriteToText(os.path.join(parts_dir, _QUARANTINE)))
+            found = read[_SIGNATURES] | "FindDuplicates" >> FindDuplicates(shares)
+            _ = found | "WriteDuplicates" >> beam.Map(
+                lambda result: _write_json(result[1], os.path.join(parts_dir, "duplicates.json")))
+            written = read.records | "ToExamples" >> beam.ParDo(
+                _WriteExample(input_base, label_ids, options), beam.pvalue.AsSingleton(found)
+            ).with_outputs(*roles)
+            for role in roles:
+                _ = written[role] | f"WriteSplit[{role}]" >> WriteExamplesSplit(
+                    artifact_utils.get_split_uri(output_examples, role))
+                _ = (written[role] | f"Count[{role}]" >> beam.combiners.Count.Globally()
+                     | f"WriteCount[{role}]" >> beam.Map(
+                         _write_json, os.path.join(parts_dir, f"count-{role}.json")))
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
 
-        quarantined = _read_parts(parts_dir)
+        quarantined, found_duplicates, split_counts = _read_parts(parts_dir, roles)
         ignored = [entry for listing in listings.values() for entry in listing.ignored]
-        split_counts = _count_splits(listings, quarantined, input_config, output_config)
         report = {
             "input_base": input_base,
             "class_names": class_names,
@@ -194,54 +231,51 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         }
         write_text(os.path.join(examples.uri, features.QUARANTINE_REPORT_FILE),
                    json.dumps(report, indent=2))
+        leakage = duplicates.leakage(found_duplicates, split_counts)
+        leakage["max_leakage"] = options.max_leakage
+        found_duplicates = {"leakage": leakage, **found_duplicates}
+        leakage_path = os.path.join(examples.uri, features.LEAKAGE_REPORT_FILE)
+        write_text(leakage_path, json.dumps(found_duplicates, indent=2))
         label_vocabulary.write(os.path.join(examples.uri, label_vocabulary.FILE_NAME), class_names)
         examples.set_string_custom_property(features.CLASS_NAMES_PROPERTY, json.dumps(class_names))
         examples.set_string_custom_property(features.EXAMPLES_PER_SPLIT_PROPERTY,
                                             json.dumps(split_counts))
         examples.set_int_custom_property(features.QUARANTINED_PROPERTY, len(quarantined))
         examples.set_int_custom_property(features.IGNORED_PROPERTY, len(ignored))
+        examples.set_string_custom_property(features.DUPLICATES_PROPERTY, json.dumps({
+            "groups": found_duplicates["groups"],
+            "images_in_groups": found_duplicates["images_in_groups"],
+            "exact_copies": found_duplicates["exact_copies"],
+            "label_conflicts": found_duplicates["label_conflict_count"],
+            "leakage": leakage}))
         empty = [name for name, count in split_counts.items() if count == 0]
         if empty:
+            readable = sum(split_counts.values())
+            hint = ("" if not readable else f"; {readable} readable image(s) left it empty: give "
+                    "it a larger share (--split-ratio, e.g. 60/20/20) or a folder of its own")
             raise EmptyDataError(
                 f"{input_base}: no readable images in split(s) {', '.join(empty)} "
-                f"({len(quarantined)} file(s) quarantined, see {features.QUARANTINE_REPORT_FILE})"
-            )
+                f"({len(quarantined)} file(s) quarantined, see "
+                f"{features.QUARANTINE_REPORT_FILE}){hint}")
+        if leakage["fraction"] > options.max_leakage:
+            raise LeakageError(
+                f"{leakage['with_near_copy_in_training']} of {leakage['evaluated']} validation "
+                f"and test images ({leakage['fraction']:.1%}) have a near-copy in training, above "
+                f"--max-leakage {options.max_leakage:g}: the verdict would be optimistic (pairs "
+                f"in {leakage_path})")
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        """Unused: Do builds the Beam pipeline itself (ReadImages per input split)."""
-        raise NotImplementedError("ImageExampleGen's Do reads its inputs with ReadImages")
+        """Unused: Do builds the Beam pipeline itself (two passes, see the module doc)."""
+        raise NotImplementedError("ImageExampleGen's Do builds its own Beam pipeline")
 
 
-def _output_splits(pipeline, listings, input_base, label_ids, options, input_config,
-                   output_config, parts_dir) -> list[tuple[str, beam.PCollection]]:
-    """(output split name, Examples) pairs: the input splits as they are, or hash-partitioned
-    on the relative path (TFX's own partition function, so the split matches TFX's)."""
-    collections = {
-        split.name: pipeline | f"Read[{split.name}]" >> ReadImages(
-            listings[split.pattern], input_base, label_ids, options,
-            os.path.join(parts_dir, "".join(c if c.isalnum() else "_" for c in split.pattern)))
-        for split in input_config.splits
-    }
-    split_config = output_config.split_config
-    if not split_config.splits:
-        return list(collections.items())
-    buckets, total = [], 0
-    for split in split_config.splits:
-        total += split.hash_buckets
-        buckets.append(total)
-    (only,) = collections.values()
-    parts = only | "SplitByHash" >> beam.Partition(_PartitionFn, len(buckets), buckets,
-                                                    split_config)
-    return [(split.name, parts[i]) for i, split in enumerate(split_config.splits)]
-
-
-def _chunks(images: list[sources.Item]) -> list[list[sources.Item]]:
-    """The listing in a fixed pseudo-random order, cut into chunks of _CHUNK_SIZE files.
+def _chunks(entries: list[tuple]) -> list[list[tuple]]:
+    """The listing in a fixed pseudo-random order, cut into chunks of _CHUNK_SIZE items.
 
     Listings come sorted, i.e. grouped by class; shuffling once here (seeded, so the
     output is the same on every run) keeps the classes mixed inside the TFRecords.
     """
-    shuffled = list(images)
+    shuffled = list(entries)
     random.Random(_SHUFFLE_SEED).shuffle(shuffled)
     return [shuffled[i:i + _CHUNK_SIZE] for i in range(0, len(shuffled), _CHUNK_SIZE)]
 
@@ -252,38 +286,25 @@ def write_text(path: str, text: str) -> None:
         f.write(text)
 
 
-def _read_parts(parts_dir: str) -> list[dict[str, str]]:
-    entries = []
-    for path in tf.io.gfile.glob(os.path.join(parts_dir, "*")):
+def _read_parts(parts_dir: str, roles: list[str]) -> tuple[list[dict], dict, dict[str, int]]:
+    """What the Beam pipeline left in parts_dir: quarantine entries, the duplicate report and
+    the count per split; the folder is removed."""
+    quarantined = []
+    for path in tf.io.gfile.glob(os.path.join(parts_dir, _QUARANTINE + "*")):
         with tf.io.gfile.GFile(path) as f:
-            entries.extend(json.loads(line) for line in f if line.strip())
+            quarantined.extend(json.loads(line) for line in f if line.strip())
+
+    def load(name: str, default):
+        path = os.path.join(parts_dir, name)
+        if not tf.io.gfile.exists(path):
+            return default
+        with tf.io.gfile.GFile(path) as f:
+            return json.load(f)
+
+    found = load("duplicates.json", None)
+    counts = {role: load(f"count-{role}.json", 0) for role in roles}
     if tf.io.gfile.exists(parts_dir):
         tf.io.gfile.rmtree(parts_dir)
-    return entries
-
-
-def _count_splits(listings, quarantined, input_config, output_config) -> dict[str, int]:
-    """Examples per output split, without reading the written TFRecords back.
-
-    With hash splitting, TFX assigns a split from the `relative_path` feature alone,
-    so calling its own partition function on that feature gives the exact counts.
-    """
-    bad = {entry["path"] for entry in quarantined}
-    good = {
-        pattern: [item.id for item in listing.items if item.id not in bad]
-        for pattern, listing in listings.items()
-    }
-    split_config = output_config.split_config
-    if not split_config.splits:
-        return {split.name: len(good[split.pattern]) for split in input_config.splits}
-    buckets, total = [], 0
-    for split in split_config.splits:
-        total += split.hash_buckets
-        buckets.append(total)
-    counts = {split.name: 0 for split in split_config.splits}
-    names = [split.name for split in split_config.splits]
-    for path in next(iter(good.values())):
-        key = tf.train.Example()
-        key.features.feature[features.RELATIVE_PATH].bytes_list.value.append(path.encode())
-        counts[names[_PartitionFn(key, len(buckets), buckets, split_config)]] += 1
-    return counts
+    if found is None:  # nothing readable at all: the search saw no image
+        found = duplicates.analyse([], [], {})[1]
+    return quarantined, found, counts

@@ -5,10 +5,17 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from components.image_example_gen.layout import DEFAULT_SPLIT_RATIO, parse_split_ratio
 from components.image_example_gen.sources import DEFAULT_FORMAT, FORMATS
 from components.settings import setting
 
 DEFAULT_MAX_PIXELS = 50_000_000  # 50 megapixels: far above any training photo, far below a bomb
+# Above 10 % of the validation and test images with a near-copy in training, a verdict can
+# be off by up to 10 points on copies alone: stop. Below, the run warns and lists every pair.
+# Measured (BENCHMARKS.md): sign MNIST hash-split by row 99 %, Rock-Paper-Scissors
+# train/ vs test/ 5 %, Caltech-101 photos 1-2 %.
+DEFAULT_MAX_LEAKAGE = 0.1
+Shares = tuple[tuple[str, int], ...]
 DATA = "data"  # the argparse group of the data options
 
 
@@ -40,12 +47,28 @@ class IngestOptions:
     max_pixels: int = setting(
         DEFAULT_MAX_PIXELS, "--max-pixels",
         "images declaring more pixels are quarantined without decoding", group=DATA, type=int)
+    split_ratio: tuple[int, int, int] = setting(
+        DEFAULT_SPLIT_RATIO, "--split-ratio", "percent for training/validation/test when the "
+        "data has no split folders (near-copies stay in one split); with train/ and test/ "
+        "only, validation is carved from train/ as TRAIN:VALIDATION", group=DATA,
+        type=parse_split_ratio, metavar="TRAIN/VAL/TEST")
+    max_leakage: float = setting(
+        DEFAULT_MAX_LEAKAGE, "--max-leakage", "stop when more than this fraction of the "
+        "validation and test images have a near-copy in training (1 to only warn)",
+        group=DATA, type=float, metavar="FRACTION")
     class_names: tuple[str, ...] = ()  # empty: the classes found in the data
+    inputs: tuple[tuple[str, Shares], ...] = ()  # each input's roles, from the data's layout
 
     def __post_init__(self) -> None:
         if self.data_format not in FORMATS:
             raise ValueError(f"--data-format must be one of {sorted(FORMATS)}, "
                              f"got {self.data_format!r}")
+        if not 0.0 <= self.max_leakage <= 1.0:
+            raise ValueError(f"--max-leakage must be between 0 and 1, got {self.max_leakage}")
+
+    def shares_by_input(self) -> dict[str, Shares]:
+        """{input name: ((role, weight), ...)}."""
+        return dict(self.inputs)
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), sort_keys=True)
@@ -56,6 +79,9 @@ class IngestOptions:
             return cls()
         values = json.loads(text)
         values["class_names"] = tuple(values.get("class_names", ()))
-        if "image_shape" in values:
-            values["image_shape"] = tuple(values["image_shape"])
+        for key in ("image_shape", "split_ratio"):
+            if key in values:
+                values[key] = tuple(values[key])
+        values["inputs"] = tuple((name, tuple((role, int(weight)) for role, weight in shares))
+                                 for name, shares in values.get("inputs", ()))
         return cls(**values)

@@ -1,7 +1,9 @@
 """Validate one encoded image: format by signature, a pixel cap, then one full decode.
 
 The full decode uses TensorFlow's own decoder, the one the transform graph uses in
-training and serving, so an image that passes here is one Transform can decode.
+training and serving, so an image that passes here is one Transform can decode. Its
+pixels (a JPEG's at a reduced scale) are what the image's fingerprint is computed from,
+so ingestion decodes every image once.
 """
 
 from __future__ import annotations
@@ -9,10 +11,12 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps
 
 from components.image_example_gen.options import DEFAULT_MAX_PIXELS
+from components.preprocessing import JPEG_SCALES
 from components.tf_errors import first_line
 
 # PIL only reads headers here; the pixel cap below is ours, so turn off PIL's own
@@ -20,7 +24,7 @@ from components.tf_errors import first_line
 Image.MAX_IMAGE_PIXELS = None
 
 
-_JPEG_VALIDATION_RATIO = 8
+MIN_VALIDATION_SIDE = 32  # the validation decode keeps at least this many pixels a side
 EXIF_ORIENTATION = 0x0112
 
 _SIGNATURES = (
@@ -57,6 +61,16 @@ def sniff_format(data: bytes) -> str | None:
 
 def inspect_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Validates encoded image bytes by decoding them once; raises InvalidImage with the reason."""
+    return decode_for_validation(data, max_pixels)[0]
+
+
+def decode_for_validation(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
+                          ) -> tuple[ImageInfo, np.ndarray]:
+    """inspect_image, also returning the decoded pixels (uint8 [h, w, stored channels]).
+
+    A JPEG is decoded at the largest DCT scale that keeps MIN_VALIDATION_SIDE pixels a
+    side: the same validation as a full decode, at a fraction of the inverse DCT.
+    """
     if not data:
         raise InvalidImage("empty file (0 bytes)")
     image_format = sniff_format(data)
@@ -80,14 +94,17 @@ def inspect_image(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInf
             # libjpeg's scaled decode still entropy-decodes every block of the file (so
             # corrupt or truncated data fails as in a full decode) but skips most of the
             # inverse DCT: several times faster on photos. The size comes from the header.
-            pixels = tf.io.decode_jpeg(data, channels=0, ratio=_JPEG_VALIDATION_RATIO)
+            ratio = next((r for r in JPEG_SCALES if min(width, height) >= r * MIN_VALIDATION_SIDE),
+                         1)
+            pixels = tf.io.decode_jpeg(data, channels=0, ratio=ratio)
         else:
             pixels = tf.io.decode_image(data, channels=0, expand_animations=False)
     except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
         raise InvalidImage(
             f"corrupt or truncated {image_format}: {first_line(error.message)}"
         ) from None
-    return ImageInfo(image_format, height, width, int(pixels.shape[-1]), int(orientation or 1))
+    info = ImageInfo(image_format, height, width, int(pixels.shape[-1]), int(orientation or 1))
+    return info, pixels.numpy()
 
 
 def upright(data: bytes, info: ImageInfo) -> tuple[bytes, ImageInfo]:

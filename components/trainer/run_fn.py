@@ -14,6 +14,7 @@ import tf_keras as keras
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components import features, label_vocabulary
+from components.image_example_gen.layout import TRAIN, VALIDATION
 from components.image_spec import ImageSpec
 from components.trainer import input_pipeline
 from components.trainer.augmentation import augment_batch
@@ -22,6 +23,7 @@ from components.trainer.insights import INSIGHTS_DIR, write_insights
 from components.trainer.models import build_model, resolve_defaults, trainer_module
 from components.trainer.models.classifier import class_probabilities
 from components.trainer.signatures import export_serving_model
+from components.trainer.split_metrics import split_metrics, write_metrics
 
 progress = logging.getLogger("visionpipe.progress")
 
@@ -134,11 +136,16 @@ def run_fn(fn_args: FnArgs) -> None:
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
         json.dump(history, f)
 
-    write_insights(
-        model, history, eval_images, class_names,
-        lambda images: class_probabilities(model(images, training=False), len(class_names)),
-        os.path.join(fn_args.model_run_dir, INSIGHTS_DIR),
-    )
+    def probabilities_of(images):
+        return class_probabilities(model(images, training=False), len(class_names))
+
+    metrics = {split: split_metrics(probabilities_of, images, class_names)
+               for split, images in ((TRAIN, train_images), (VALIDATION, eval_images))}
+    write_metrics(metrics, fn_args.model_run_dir)
+    progress.info("accuracy: train %.4f, validation %.4f", metrics[TRAIN][features.ACCURACY],
+                  metrics[VALIDATION][features.ACCURACY])
+    write_insights(model, history, eval_images, class_names, probabilities_of,
+                   os.path.join(fn_args.model_run_dir, INSIGHTS_DIR))
     progress.info("wrote training curves, feature maps, confusion matrix and mistakes to %s",
                   os.path.join(fn_args.model_run_dir, INSIGHTS_DIR))
     export_serving_model(model, tf_transform_output, class_names, fn_args.serving_model_dir)

@@ -33,7 +33,8 @@ class Listing:
 class Source:
     """A data format: how to find its layout, list a split, read one item, fingerprint it.
 
-    discover(data, eval_data) -> DataLayout: the layout of what the user points at;
+    discover(data, validation_data, test_data, split_ratio) -> DataLayout: the layout of what
+        the user points at (DataError with one line when it is unusable);
     list_split(input_base, pattern) -> Listing;
     read(input_base, item, image_shape) -> the item's encoded image bytes;
     fingerprint(input_base, patterns) -> a string that changes when the data does;
@@ -41,7 +42,7 @@ class Source:
     """
 
     name: str
-    discover: Callable[[str, str | None], DataLayout]
+    discover: Callable[[str, str | None, str | None, tuple[int, int, int]], DataLayout]
     list_split: Callable[[str, str], Listing]
     read: Callable[[str, Item, tuple[int, int, int]], bytes]
     fingerprint: Callable[[str, list[str]], str]

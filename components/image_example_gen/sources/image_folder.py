@@ -1,8 +1,15 @@
 """Image folders: one sub-folder per class, optionally inside the user's own split folders.
 
-Layout: `<input_base>/<class>/**/<image>`, or `<input_base>/train/<class>/...` and
-`<input_base>/{eval,validation,test}/<class>/...`. The class is the first-level folder
-below the split root; deeper nesting is allowed. Works on local paths and on any
+Layout: `<input_base>/<class>/**/<image>`, or split folders holding class folders, under
+the spellings the ecosystem's data sets and tools use, in any letter case: a training
+folder (train, training, training_set, seg_train, ...) with a validation folder (val,
+valid, validation, eval, dev, ...) and/or a test folder (test, testing, test_set, ...):
+the Keras/TF tutorials (train/ + validation/), torchvision's ImageFolder and ImageNet
+(train/ + val/), Ultralytics (train/ + val/ + test/), Roboflow exports (train/ + valid/ +
+test/), Kaggle sets (training_set/ + test_set/, Training/ + Testing/, seg_train/ +
+seg_test/). Folders that look like split names but do not form such a layout stop the
+run with one line; split names never become class names. The class is the first-level
+folder below the split root; deeper nesting is allowed. Works on local paths and on any
 filesystem TensorFlow's gfile knows (gs://, s3://). A `{SPAN}`/`{VERSION}` pattern in
 the path stays in the pipeline: each run reads the newest span (TFX's resolution).
 """
@@ -12,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 import posixpath
+import re
 from collections.abc import Iterator
 
 import tensorflow as tf
@@ -19,25 +27,74 @@ from tfx.components.example_gen import utils as example_gen_utils
 from tfx.proto import example_gen_pb2
 
 from components import features
-from components.image_example_gen.layout import WHOLE_TREE, DataError, DataLayout, check_classes
+from components.image_example_gen.layout import (
+    DEFAULT_SPLIT_RATIO,
+    TEST,
+    TRAIN,
+    VALIDATION,
+    WHOLE_TREE,
+    DataError,
+    DataLayout,
+    InputSplit,
+    check_classes,
+    check_split_classes,
+    hash_split,
+    ratio_text,
+)
 from components.image_example_gen.sources.base import Item, Listing, Source, sort_class_names
 from components.image_spec import DEFAULT_IMAGE
 
-# The user's own split folders: output split name -> accepted folder names, in order of preference.
-SPLIT_FOLDERS = {"train": ("train",), "eval": ("eval", "validation", "test")}
+# A folder name is a split name when its words (split at spaces, '_', '-', '.') are one
+# role's words plus, optionally, filler words: "Training_Set", "seg_test", "val images".
+ROLE_WORDS = {
+    TRAIN: {"train", "training", "trn", "trainset", "trainingset", "traindata"},
+    VALIDATION: {"val", "valid", "validation", "eval", "evaluation", "dev", "valset",
+                 "validset", "validationset"},
+    TEST: {"test", "testing", "tst", "testset", "testdata", "holdout"},
+}
+FILLER_WORDS = {"set", "sets", "data", "dataset", "images", "imgs", "img", "split", "seg",
+                "photos", "pictures", "files"}
 SPAN_TAGS = ("{SPAN}", "{VERSION}", "{YYYY}", "{MM}", "{DD}")
 
 
-def find_split_folders(input_base: str) -> dict[str, str] | None:
-    """Returns {"train": "train", "eval": <folder>} when the user split the data, else None."""
-    present = {name for name, is_dir in _entries(input_base) if is_dir}
-    chosen = {}
-    for split, candidates in SPLIT_FOLDERS.items():
-        folder = next((c for c in candidates if c in present), None)
-        if folder is None:
-            return None
-        chosen[split] = folder
-    return chosen
+def split_role(folder: str) -> str | None:
+    """The role a folder's name gives it (train, validation or test), or None for other names."""
+    words = [w for w in re.split(r"[\s_\-.]+", folder.casefold()) if w]
+    roles = {role for word in words for role, names in ROLE_WORDS.items() if word in names}
+    others = [w for w in words if w not in FILLER_WORDS
+              and not any(w in names for names in ROLE_WORDS.values())]
+    return roles.pop() if len(roles) == 1 and not others else None
+
+
+def find_split_folders(input_base: str) -> dict[str, str]:
+    """{role: folder} for the first-level folders named like splits; {} when there are none.
+
+    DataError when split-like folders do not form a usable layout (no training folder, a
+    training folder alone, two folders for one role).
+    """
+    folders = [name for name, is_dir in _entries(input_base) if is_dir and not name.startswith(".")]
+    by_role: dict[str, list[str]] = {}
+    for folder in folders:
+        role = split_role(folder)
+        if role:
+            by_role.setdefault(role, []).append(folder)
+    if not by_role:
+        return {}
+    named = ", ".join(f"{f}/" for names in by_role.values() for f in names)
+    for role, names in by_role.items():
+        if len(names) > 1:
+            raise DataError(f"{input_base}: {' and '.join(f'{n}/' for n in names)} both look like "
+                            f"the {role} split; keep one")
+    if TRAIN not in by_role:
+        raise DataError(f"{input_base}: {named} look like split folders, but there is no "
+                        "training folder (train/) beside them; add one, or rename the folders "
+                        "if they are classes")
+    if len(by_role) == 1:
+        raise DataError(f"{input_base}: {named} looks like a split folder, but there is no "
+                        f"validation or test folder beside it: point --data at "
+                        f"{_join(input_base, by_role[TRAIN][0])} to hash-split it, or add "
+                        "val/ or test/")
+    return {role: names[0] for role, names in by_role.items()}
 
 
 def split_root(input_base: str, pattern: str) -> str:
@@ -120,36 +177,85 @@ def latest_span_folder(base: str, pattern: str) -> str:
     return split.pattern
 
 
-def _span_layout(data: str) -> DataLayout:
+def _span_layout(data: str, ratio: tuple[int, int, int]) -> DataLayout:
     """Data below a span/version pattern: the pattern stays in the pipeline (each run takes
     the newest span); classes and split folders come from the newest span now."""
     base, pattern = split_span_path(data)
     resolved = latest_span_folder(base, pattern)
-    current = discover(split_root(base, resolved))
-    if current.split_folders:
-        folders = {split: f"{pattern}/{folder}" for split, folder in current.split_folders.items()}
-        return DataLayout(base, current.class_names, folders)
-    return DataLayout(base, current.class_names, input_pattern=pattern)
+    current = discover(split_root(base, resolved), split_ratio=ratio)
+    inputs = tuple(InputSplit(split.name, pattern if split.pattern == WHOLE_TREE
+                              else f"{pattern}/{split.pattern}", split.shares)
+                   for split in current.inputs)
+    return DataLayout(base, current.class_names, inputs,
+                      f"{pattern}/ (newest: {resolved}/): {current.description}",
+                      current.warnings)
 
 
-def discover(data: str, eval_data: str | None = None) -> DataLayout:
-    """A class-per-folder tree, optionally inside train/ and eval|validation|test/."""
-    if eval_data:
-        raise DataError("--eval-data is for CSV data; image folders split with train/ and eval/")
+def _classes_of(data: str, pattern: str) -> list[str]:
+    return sort_class_names(item.class_name for item in list_split(data, pattern).items)
+
+
+def discover(data: str, validation_data: str | None = None, test_data: str | None = None,
+             split_ratio: tuple[int, int, int] = DEFAULT_SPLIT_RATIO) -> DataLayout:
+    """A class-per-folder tree (hash-split three ways), or the user's split folders."""
+    if validation_data or test_data:
+        raise DataError("--validation-data and --test-data are for CSV data; image folders "
+                        "split with train/, val/ and test/ folders")
     if any(tag in data for tag in SPAN_TAGS):
-        return _span_layout(data)
+        return _span_layout(data, split_ratio)
     if _is_local(data) and not os.path.exists(data):
         raise DataError(f"{data}: no such folder")
     if _is_local(data) and not os.path.isdir(data):
         raise DataError(f"{data}: not a folder (expected one sub-folder of images per class; "
                         "for a CSV of pixels use --data-format csv)")
-    split_folders = find_split_folders(data)
-    patterns = list(split_folders.values()) if split_folders else [WHOLE_TREE]
-    class_names = sort_class_names(
-        item.class_name for p in patterns for item in list_split(data, p).items)
+    folders = find_split_folders(data)
+    if not folders:
+        return _class_tree(data, split_ratio)
+    classes = {role: _classes_of(data, folder) for role, folder in folders.items()}
+    for role, folder in folders.items():
+        if not classes[role]:
+            raise DataError(f"{_join(data, folder)}: no class folders with images (expected "
+                            f"{folder}/<class>/<image>)")
+    warnings = check_split_classes(data, {f"{folders[r]}/": c for r, c in classes.items()},
+                                   f"{folders[TRAIN]}/")
+    class_names = classes[TRAIN]
+    check_classes(data, class_names, "class folders with images in the training folder")
+    others = sorted(name for name, is_dir in _entries(data) if is_dir and not name.startswith(".")
+                    and name not in folders.values())
+    if others:
+        warnings.append(f"ignored folder(s) beside the split folders: "
+                        f"{', '.join(f + '/' for f in others)}")
+    inputs, parts = [], []
+    if VALIDATION in folders:
+        inputs.append(InputSplit(TRAIN, folders[TRAIN], ((TRAIN, 100),)))
+        inputs.append(InputSplit(VALIDATION, folders[VALIDATION], ((VALIDATION, 100),)))
+        parts += [f"{folders[TRAIN]}/", f"{folders[VALIDATION]}/"]
+    else:  # carve the validation split out of the training folder, as the ratio says
+        carved = InputSplit(TRAIN, folders[TRAIN], ((TRAIN, split_ratio[0]),
+                                                    (VALIDATION, split_ratio[1] or 10)))
+        inputs.append(carved)
+        parts.append(f"{folders[TRAIN]}/ (hash-split {ratio_text(carved.shares)})")
+    if TEST in folders:
+        inputs.append(InputSplit(TEST, folders[TEST], ((TEST, 100),)))
+        parts.append(f"{folders[TEST]}/")
+    else:
+        warnings.append("no test split: the blessing is measured on the validation split, "
+                        "which also chose the model (early stopping), so it is optimistic")
+    return DataLayout(data, class_names, tuple(inputs), " + ".join(parts), tuple(warnings))
+
+
+def _class_tree(data: str, split_ratio: tuple[int, int, int]) -> DataLayout:
+    """No split folders: every first-level folder is a class; the hash split makes the roles."""
+    folders = [name for name, is_dir in _entries(data) if is_dir and not name.startswith(".")]
+    class_names = _classes_of(data, WHOLE_TREE)
+    if len(folders) == 1 and find_split_folders(_join(data, folders[0])):
+        raise DataError(f"{data}: the split folders are one level down, in {folders[0]}/: "
+                        f"use --data {_join(data, folders[0])}")
     check_classes(data, class_names, "images found (expected <class>/<image> with extensions "
                   "jpg, jpeg, png, gif or bmp)")
-    return DataLayout(data, class_names, split_folders)
+    split = hash_split("all", WHOLE_TREE, split_ratio)
+    return DataLayout(data, class_names, (split,),
+                      f"one folder per class, hash-split {ratio_text(split.shares)}")
 
 
 def default_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:

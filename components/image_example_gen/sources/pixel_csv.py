@@ -18,7 +18,19 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
-from components.image_example_gen.layout import DataError, DataLayout, check_classes
+from components.image_example_gen.layout import (
+    DEFAULT_SPLIT_RATIO,
+    TEST,
+    TRAIN,
+    VALIDATION,
+    DataError,
+    DataLayout,
+    InputSplit,
+    check_classes,
+    check_split_classes,
+    hash_split,
+    ratio_text,
+)
 from components.image_example_gen.sources.base import (
     Item,
     Listing,
@@ -115,25 +127,47 @@ def _is_number(cell: str) -> bool:
     return True
 
 
-def discover(data: str, eval_data: str | None = None) -> DataLayout:
-    """One CSV (hash-split into train/eval) or a train CSV and an eval CSV."""
-    files = [data] + ([eval_data] if eval_data else [])
-    for path in files:
+def discover(data: str, validation_data: str | None = None, test_data: str | None = None,
+             split_ratio: tuple[int, int, int] = DEFAULT_SPLIT_RATIO) -> DataLayout:
+    """One CSV hash-split three ways, or a training CSV with a validation and/or a test CSV
+    (without a validation CSV, validation is hash-split out of the training CSV)."""
+    given = {TRAIN: data, VALIDATION: validation_data, TEST: test_data}
+    files = {role: path for role, path in given.items() if path}
+    for path in files.values():
         if not os.path.isfile(path) and "://" not in path:
             raise DataError(f"{path}: no such file")
         if not is_csv(path):
             raise DataError(f"{path}: expected a .csv or .csv.gz file")
-    base = os.path.dirname(os.path.abspath(files[0])) if len(files) == 1 else os.path.commonpath(
-        [os.path.dirname(os.path.abspath(p)) for p in files])
-    patterns = [os.path.relpath(os.path.abspath(p), base) for p in files]
-    labels = set()
-    for path, pattern in zip(files, patterns, strict=True):
-        labels.update(item.class_name for item in list_rows(path, pattern).items)
-    class_names = sort_class_names(labels)
+    folders = {os.path.dirname(os.path.abspath(p)) for p in files.values()}
+    base = folders.pop() if len(folders) == 1 else os.path.commonpath(sorted(folders))
+    patterns = {role: os.path.relpath(os.path.abspath(p), base) for role, p in files.items()}
+    classes = {role: sort_class_names(item.class_name for item in list_rows(path, patterns[role]).items)
+               for role, path in files.items()}
+    warnings = check_split_classes(data, {patterns[r]: c for r, c in classes.items()},
+                                   patterns[TRAIN]) if len(files) > 1 else []
+    class_names = classes[TRAIN]
     check_classes(data, class_names, "data rows found (expected label,pixel1,...,pixelN)")
-    if eval_data:
-        return DataLayout(base, class_names, {"train": patterns[0], "eval": patterns[1]})
-    return DataLayout(base, class_names, input_pattern=patterns[0])
+    if len(files) == 1:
+        split = hash_split("all", patterns[TRAIN], split_ratio)
+        return DataLayout(base, class_names, (split,),
+                          f"{patterns[TRAIN]}, hash-split {ratio_text(split.shares)}")
+    inputs, parts = [], []
+    if VALIDATION in files:
+        inputs += [InputSplit(TRAIN, patterns[TRAIN], ((TRAIN, 100),)),
+                   InputSplit(VALIDATION, patterns[VALIDATION], ((VALIDATION, 100),))]
+        parts += [patterns[TRAIN], patterns[VALIDATION]]
+    else:
+        carved = InputSplit(TRAIN, patterns[TRAIN], ((TRAIN, split_ratio[0]),
+                                                     (VALIDATION, split_ratio[1] or 10)))
+        inputs.append(carved)
+        parts.append(f"{patterns[TRAIN]} (hash-split {ratio_text(carved.shares)})")
+    if TEST in files:
+        inputs.append(InputSplit(TEST, patterns[TEST], ((TEST, 100),)))
+        parts.append(patterns[TEST])
+    else:
+        warnings.append("no test split: the blessing is measured on the validation split, "
+                        "which also chose the model (early stopping), so it is optimistic")
+    return DataLayout(base, class_names, tuple(inputs), " + ".join(parts), tuple(warnings))
 
 
 def fingerprint(input_base: str, patterns: list[str]) -> str:

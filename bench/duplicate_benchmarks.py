@@ -1,0 +1,284 @@
+"""Duplicates and leakage (issue 14), measured side by side in one run; prints a Markdown report.
+
+    python -m bench.duplicate_benchmarks [--report FILE] [--skip-memory]
+
+1. What counts as a near-copy: for 300 real photographs (Caltech-101), the fraction of
+   each kind of copy the search finds, and the pairs it finds among all 1,915 photos.
+2. Leakage found on real data: sign_mnist_sample split by a hash of the row (what the
+   pipeline did before) and by near-copy groups (what it does now); rps_28px train/ vs test/.
+3. ExampleGen throughput with the fingerprints and the duplicate search vs without (the
+   ExampleGen before them, commit 7bf506f, from a git worktree), on the same photo-sized
+   JPEGs, interleaved runs. Goal: <= 1.1x the time.
+4. Peak RSS of the ExampleGen (grouping included) on 20,000 and 100,000 generated images,
+   each in its own process, with and without the duplicate search. Goal: flat.
+"""
+
+import argparse
+import dataclasses
+import gzip
+import hashlib
+import io
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageEnhance
+
+from bench.common import REPO, SHARED, finish, report_option
+from bench.run_benchmarks import photo_sized
+from components.image_example_gen import duplicates
+from components.image_example_gen.fingerprints import fingerprint
+from components.image_example_gen.layout import TEST, TRAIN
+from components.image_example_gen.sources import image_folder, pixel_csv
+from components.image_example_gen.validation import decode_for_validation
+
+CALTECH = SHARED / "caltech101_18"
+RPS = SHARED / "rps_28px"
+SIGN = SHARED / "sign_mnist_sample.csv.gz"
+BEFORE = "7bf506f"  # the last commit without fingerprints and the duplicate search
+
+
+def _encode(picture: Image.Image, fmt: str = "JPEG", **kwargs) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, fmt, **kwargs)
+    return buffer.getvalue()
+
+
+def _crop(picture: Image.Image, left: float, top: float, right: float, bottom: float):
+    w, h = picture.size
+    return picture.crop((int(w * left), int(h * top), int(w * (1 - right)), int(h * (1 - bottom))))
+
+
+COPIES = {
+    "JPEG re-encode, quality 30": lambda p: _encode(p, quality=30),
+    "resized to a quarter": lambda p: _encode(p.resize((max(1, p.width // 4),
+                                                        max(1, p.height // 4)))),
+    "PNG copy": lambda p: _encode(p, "PNG"),
+    "brightness x1.2": lambda p: _encode(ImageEnhance.Brightness(p).enhance(1.2)),
+    "brightness x0.7": lambda p: _encode(ImageEnhance.Brightness(p).enhance(0.7)),
+    "contrast x1.3": lambda p: _encode(ImageEnhance.Contrast(p).enhance(1.3)),
+    "saturation x1.3": lambda p: _encode(ImageEnhance.Color(p).enhance(1.3)),
+    "crop 3% each side": lambda p: _encode(_crop(p, .03, .03, .03, .03)),
+    "crop 5% one side": lambda p: _encode(_crop(p, .05, 0, 0, 0)),
+    "crop 10% each side": lambda p: _encode(_crop(p, .1, .1, .1, .1)),
+    "rotated 3 degrees": lambda p: _encode(p.rotate(3, resample=Image.Resampling.BILINEAR)),
+    "grey copy": lambda p: _encode(p.convert("L")),
+    "mirrored": lambda p: _encode(p.transpose(Image.Transpose.FLIP_LEFT_RIGHT)),
+}
+
+
+def _signature(index: int, data: bytes, name: str, input_name: str, label: str):
+    info, pixels = decode_for_validation(data)
+    found = fingerprint(data, pixels, info.orientation)
+    member = duplicates.Member(index, name, input_name, label, found.sha256, found.phash)
+    return member, found.thumbnail
+
+
+def near_copy_table() -> list[str]:
+    photos = sorted(CALTECH.glob("*/*/*.jpg"))
+    sample = random.Random(0).sample(photos, 300)
+    found = {name: 0 for name in COPIES}
+    for path in sample:
+        data = path.read_bytes()
+        original = _signature(0, data, "original", "all", "x")
+        picture = Image.open(io.BytesIO(data)).convert("RGB")
+        for name, make in COPIES.items():
+            copy = _signature(1, make(picture), "copy", "all", "x")
+            pair = (0, 1, duplicates.hamming(original[0].phash, copy[0].phash))
+            found[name] += pair[2] <= duplicates.MAX_DISTANCE and duplicates.confirmed(
+                pair, {0: original, 1: copy}) is not None
+    everything = [_signature(i, p.read_bytes(), str(p.relative_to(CALTECH)), "all", p.parent.name)
+                  for i, p in enumerate(photos)]
+    _, report = duplicates.find_in_memory(everything, {"all": ((TRAIN, 100),)})
+    lines = ["### What counts as a near-copy (300 Caltech-101 photographs, one copy of each kind)",
+             "", f"Near-copy: perceptual hashes within {duplicates.MAX_DISTANCE} of 64 bits and "
+             f"colour thumbnails correlating at >= {duplicates.MIN_CORRELATION}.", "",
+             "| copy | found |", "|---|---|"]
+    lines += [f"| {name} | {count / len(sample):.0%} |" for name, count in found.items()]
+    lines += ["", f"Among all {len(photos):,} Caltech-101 photos (about 1.8 million pairs) the "
+              f"search groups {report['images_in_groups']} images into {report['groups']} groups "
+              f"({report['exact_copies']} byte-identical copies); the collection itself holds "
+              "near-identical shots, e.g. "
+              + "; ".join(" ~ ".join(m["path"] for m in group[:2])
+                          for group in report["largest_groups"][:3]) + ".", ""]
+    return lines
+
+
+def leakage_table() -> list[str]:
+    rows = gzip.decompress(SIGN.read_bytes()).decode().splitlines()[1:]
+    signatures = []
+    for number, row in enumerate(rows, start=2):
+        label = row.split(",", 1)[0]
+        data = pixel_csv.encode_png(pixel_csv.parse_row(row, (28, 28, 1)))
+        row_id = f"sign_mnist_sample.csv.gz:{number}"
+        # Before: TFX's hash split of the relative path, 80 % train / 20 % eval.
+        bucket = int(hashlib.sha256(row_id.encode()).hexdigest(), 16) % 100
+        signatures.append(_signature(number, data, row_id, "train" if bucket < 80 else "eval",
+                                     label))
+    by_row = {"train": ((TRAIN, 100),), "eval": ((TEST, 100),)}
+    _, before = duplicates.find_in_memory(signatures, by_row)
+    eval_rows = sum(1 for member, _ in signatures if member.input == "eval")
+    together = [(dataclasses.replace(member, input="all"), thumbnail)
+                for member, thumbnail in signatures]
+    shares = {"all": ((TRAIN, 80), ("validation", 10), (TEST, 10))}
+    keys, now = duplicates.find_in_memory(together, shares)
+    roles = [duplicates.role_of(shares["all"], keys.get(m.index, m.sha256)) for m, _ in together]
+    sizes = {role: roles.count(role) for role in (TRAIN, "validation", TEST)}
+
+    def listing(split):
+        return [(item, split) for item in image_folder.list_split(str(RPS), split).items]
+
+    rps = []
+    for index, (item, split) in enumerate(listing("train") + listing("test")):
+        rps.append(_signature(index, (RPS / item.id).read_bytes(), item.id, split,
+                              item.class_name))
+    _, rps_report = duplicates.find_in_memory(rps, {"train": ((TRAIN, 100),),
+                                                    "test": ((TEST, 100),)})
+    rps_test = sum(1 for member, _ in rps if member.input == "test")
+    rps_leaked = rps_report["near_copies_in_training"].get(TEST, 0)
+    leaked_before = sum(before["near_copies_in_training"].values())
+    return [
+        "### Leakage found on real data", "",
+        "| data | split | evaluated images | with a near-copy in training | fraction |",
+        "|---|---|---|---|---|",
+        f"| sign_mnist_sample ({len(rows):,} rows) | by row hash, 80/20 (the pipeline before) "
+        f"| {eval_rows} | {leaked_before} | {leaked_before / eval_rows:.1%} |",
+        f"| sign_mnist_sample | by near-copy group, 80/10/10 (now) | "
+        f"{sizes['validation'] + sizes[TEST]} | 0 | 0.0% |",
+        f"| rps_28px | train/ vs test/ folders | {rps_test} | {rps_leaked} | "
+        f"{rps_leaked / rps_test:.1%} |", "",
+        f"sign_mnist_sample forms {now['groups']} near-copy groups holding "
+        f"{now['images_in_groups']:,} of its {len(rows):,} rows (each official test row is an "
+        f"augmented copy of a few source photos); kept whole, the group-aware split gives "
+        f"train {sizes[TRAIN]}, validation {sizes['validation']}, test {sizes[TEST]} rows. "
+        f"rps_28px: {rps_report['groups']} groups hold {rps_report['images_in_groups']:,} of "
+        f"{len(rps):,} images (consecutive frames of one rendered hand), none across "
+        "train/ and test/.", ""]
+
+
+EXECUTOR_PROBE = {  # the ExampleGen executor, timed and measured in a process of its own
+    "now": """
+from components.image_example_gen.component import executor_properties
+from components.image_example_gen.sources.image_folder import discover
+properties = executor_properties(data, discover(data).inputs)
+""",
+    "before": """
+from components.image_example_gen.component import executor_properties
+properties = executor_properties(data)
+""",
+}
+PROBE = """
+import os, resource, sys, time
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+data, out = sys.argv[1], sys.argv[2]
+from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
+from tfx.types import standard_artifacts
+from components.image_example_gen.executor import Executor
+{properties}
+examples = standard_artifacts.Examples()
+examples.uri = out
+started = time.perf_counter()
+Executor(BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner"])).Do(
+    {{}}, {{"examples": [examples]}}, properties)
+print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def run_executor(version: str, tree: Path, data: Path, out: Path) -> tuple[float, int]:
+    """(seconds, peak RSS in KB) of one executor run of `version`'s code in tree."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE.format(properties=EXECUTOR_PROBE[version]), str(data),
+         str(out)], cwd=tree, capture_output=True, text=True, check=False,
+        env={**os.environ, "PYTHONPATH": str(tree)})
+    if result.returncode:
+        raise RuntimeError(result.stderr[-2000:])
+    seconds, rss = result.stdout.split()[-2:]
+    return float(seconds), int(rss)
+
+
+def throughput_table(work: Path, before: Path) -> list[str]:
+    photos = photo_sized(work / "photos", 3000)
+    times = {"before": [], "now": []}
+    for repeat in range(3):
+        for version, tree in (("before", before), ("now", REPO)):
+            seconds, _ = run_executor(version, tree, photos, work / f"out-{version}-{repeat}")
+            times[version].append(seconds)
+    before_s, now_s = statistics.median(times["before"]), statistics.median(times["now"])
+    return ["### ExampleGen with fingerprints and the duplicate search vs without "
+            "(goal <= 1.1x the time)", "",
+            "3,000 photo-sized JPEGs (500x375), the executor in a process of its own, median of "
+            "3 interleaved runs each; 'without' is the ExampleGen of commit "
+            f"{BEFORE} (one pass, 2 splits), 'with' today's (two passes, 3 splits).", "",
+            "| ExampleGen | seconds | images/s | time ratio |", "|---|---|---|---|",
+            f"| without (before) | {before_s:.1f} | {3000 / before_s:,.0f} | 1.00x |",
+            f"| with fingerprints + duplicate search | {now_s:.1f} | {3000 / now_s:,.0f} | "
+            f"{now_s / before_s:.2f}x |", ""]
+
+
+def generated(root: Path, count: int) -> Path:
+    """count distinct small photos-like JPEGs in 2 classes, 1 % of them near-copies."""
+    rng = np.random.default_rng(count)
+    for i in range(count):
+        folder = root / ("a" if i % 2 else "b")
+        folder.mkdir(parents=True, exist_ok=True)
+        if i % 100 == 99:  # a re-encoded copy of the previous image of the class
+            source = Image.open(folder / f"{i - 2}.jpg")
+            (folder / f"{i}.jpg").write_bytes(_encode(source, quality=60))
+            continue
+        field = Image.fromarray(rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)).resize(
+            (80, 60), Image.Resampling.BICUBIC)
+        (folder / f"{i}.jpg").write_bytes(_encode(field, quality=85))
+    return root
+
+
+def memory_table(work: Path, before: Path) -> list[str]:
+    lines = ["### ExampleGen peak RSS vs data size, grouping included (goal: flat)", "",
+             "Generated 80x60 JPEGs (1 % near-copies), each size in its own process.", "",
+             "| images | without (before) MB | with the duplicate search MB | seconds with |",
+             "|---|---|---|---|"]
+    rss = {}
+    for count in (20_000, 100_000):
+        data = generated(work / f"gen-{count}", count)
+        _, old = run_executor("before", before, data, work / f"mem-before-{count}")
+        seconds, new = run_executor("now", REPO, data, work / f"mem-now-{count}")
+        rss[count] = (old, new)
+        lines.append(f"| {count:,} | {old / 1024:,.0f} | {new / 1024:,.0f} | {seconds:.0f} |")
+        print(lines[-1], flush=True)
+    ratio = rss[100_000][1] / rss[20_000][1]
+    return lines + ["", f"With the search, 100,000 vs 20,000 images: {ratio:.2f}x peak RSS.", ""]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    report_option(parser)
+    parser.add_argument("--skip-memory", action="store_true")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="visionpipe-dup-bench-"))
+    before = work / "before"
+    subprocess.run(["git", "worktree", "add", "--detach", str(before), BEFORE], cwd=REPO,
+                   check=True, capture_output=True)
+    try:
+        lines = ["## Duplicates and leakage (issue 14)", "",
+                 f"Machine: {os.cpu_count()} cores; measured {time.strftime('%Y-%m-%d')} by "
+                 "`python -m bench.duplicate_benchmarks`, all tables in one run.", ""]
+        for table in (near_copy_table, leakage_table):
+            lines += table()
+            print("\n".join(lines[-6:]), flush=True)
+        lines += throughput_table(work, before)
+        if not args.skip_memory:
+            lines += memory_table(work, before)
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=REPO,
+                       check=False, capture_output=True)
+    finish(lines, args.report, work)
+
+
+if __name__ == "__main__":
+    main()
