@@ -31,12 +31,12 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from bench.common import REPO, SHARED, finish, report_option
-from bench.run_benchmarks import photo_sized
 from components.image_example_gen import duplicates
 from components.image_example_gen.fingerprints import fingerprint
 from components.image_example_gen.layout import TEST, TRAIN
 from components.image_example_gen.sources import image_folder, pixel_csv
 from components.image_example_gen.validation import decode_for_validation
+from pipeline.demo_data import CLASSES, draw_shape
 
 CALTECH = SHARED / "caltech101_18"
 RPS = SHARED / "rps_28px"
@@ -90,9 +90,10 @@ def near_copy_table() -> list[str]:
         picture = Image.open(io.BytesIO(data)).convert("RGB")
         for name, make in COPIES.items():
             copy = _signature(1, make(picture), "copy", "all", "x")
-            pair = (0, 1, duplicates.hamming(original[0].phash, copy[0].phash))
-            found[name] += pair[2] <= duplicates.MAX_DISTANCE and duplicates.confirmed(
-                pair, {0: original, 1: copy}) is not None
+            distance = duplicates.hamming(original[0].phash, copy[0].phash)
+            pair = np.array([[0, 1, distance]], dtype=np.int64)
+            found[name] += distance <= duplicates.MAX_DISTANCE and bool(
+                duplicates.confirmed_edges(pair, {0: original, 1: copy}))
     everything = [_signature(i, p.read_bytes(), str(p.relative_to(CALTECH)), "all", p.parent.name)
                   for i, p in enumerate(photos)]
     _, report = duplicates.find_in_memory(everything, {"all": ((TRAIN, 100),)})
@@ -185,7 +186,8 @@ from components.image_example_gen.executor import Executor
 examples = standard_artifacts.Examples()
 examples.uri = out
 started = time.perf_counter()
-Executor(BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner"])).Do(
+Executor(BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner",
+                                                    "--sdk_container_image=visionpipe-local"])).Do(
     {{}}, {{"examples": [examples]}}, properties)
 print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
@@ -203,23 +205,51 @@ def run_executor(version: str, tree: Path, data: Path, out: Path) -> tuple[float
     return float(seconds), int(rss)
 
 
-def throughput_table(work: Path, before: Path) -> list[str]:
-    photos = photo_sized(work / "photos", 3000)
-    times = {"before": [], "now": []}
-    for repeat in range(3):
-        for version, tree in (("before", before), ("now", REPO)):
-            seconds, _ = run_executor(version, tree, photos, work / f"out-{version}-{repeat}")
-            times[version].append(seconds)
-    before_s, now_s = statistics.median(times["before"]), statistics.median(times["now"])
-    return ["### ExampleGen with fingerprints and the duplicate search vs without "
-            "(goal <= 1.1x the time)", "",
-            "3,000 photo-sized JPEGs (500x375), the executor in a process of its own, median of "
-            "3 interleaved runs each; 'without' is the ExampleGen of commit "
-            f"{BEFORE} (one pass, 2 splits), 'with' today's (two passes, 3 splits).", "",
-            "| ExampleGen | seconds | images/s | time ratio |", "|---|---|---|---|",
-            f"| without (before) | {before_s:.1f} | {3000 / before_s:,.0f} | 1.00x |",
-            f"| with fingerprints + duplicate search | {now_s:.1f} | {3000 / now_s:,.0f} | "
-            f"{now_s / before_s:.2f}x |", ""]
+def varied_photos(root: Path, count: int = 3000, size=(500, 375)) -> Path:
+    """Photo-sized JPEGs of distinct content: a smooth random colour field, a shape of one of
+    the demo classes on it, camera-like noise; two classes."""
+    rng = np.random.default_rng(7)
+    for i in range(count):
+        folder = root / ("a" if i % 2 else "b")
+        folder.mkdir(parents=True, exist_ok=True)
+        field = np.asarray(Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize(
+            size, Image.Resampling.BICUBIC), np.float32)
+        shape = np.asarray(draw_shape(CLASSES[i % 3], rng, size), np.float32)
+        mixed = 0.55 * field + 0.45 * shape + rng.normal(0, 6, field.shape)
+        (folder / f"{i}.jpg").write_bytes(_encode(Image.fromarray(
+            np.clip(mixed, 0, 255).astype(np.uint8)), quality=90))
+    return root
+
+
+def throughput_table(work: Path, before: Path, sizes=(3000, 10_000)) -> list[str]:
+    lines = ["### ExampleGen with fingerprints and the duplicate search vs without "
+             "(goal <= 1.1x the time)", "",
+             "Photo-sized JPEGs of distinct content (500x375), the executor in a process of its "
+             "own (Beam's FnApiRunner, the project's Beam arguments), median of 3 interleaved "
+             f"runs each; 'without' is the ExampleGen of commit {BEFORE} (one pass, 2 splits), "
+             "'with' today's (fingerprints, the duplicate search, a second read of each file, "
+             "3 splits).", "",
+             "| images | without (before) s | img/s | with s | img/s | time ratio |",
+             "|---|---|---|---|---|---|"]
+    photos = varied_photos(work / "photos", max(sizes))
+    for count in sizes:
+        subset = work / f"photos-{count}"
+        for folder in ("a", "b"):
+            (subset / folder).mkdir(parents=True)
+            for path in sorted((photos / folder).glob("*.jpg"),
+                               key=lambda p: int(p.stem))[:count // 2]:
+                os.link(path, subset / folder / path.name)
+        times = {"before": [], "now": []}
+        for repeat in range(3):
+            for version, tree in (("before", before), ("now", REPO)):
+                seconds, _ = run_executor(version, tree, subset,
+                                          work / f"out-{count}-{version}-{repeat}")
+                times[version].append(seconds)
+        old, new = statistics.median(times["before"]), statistics.median(times["now"])
+        lines.append(f"| {count:,} | {old:.1f} | {count / old:,.0f} | {new:.1f} | "
+                     f"{count / new:,.0f} | {new / old:.2f}x |")
+        print(lines[-1], flush=True)
+    return lines + [""]
 
 
 def generated(root: Path, count: int) -> Path:
@@ -259,6 +289,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     report_option(parser)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--only", choices=("throughput", "memory"), default=None,
+                        help="run one of the timed tables alone")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-dup-bench-"))
     before = work / "before"
@@ -268,11 +300,14 @@ def main() -> None:
         lines = ["## Duplicates and leakage (issue 14)", "",
                  f"Machine: {os.cpu_count()} cores; measured {time.strftime('%Y-%m-%d')} by "
                  "`python -m bench.duplicate_benchmarks`, all tables in one run.", ""]
-        for table in (near_copy_table, leakage_table):
-            lines += table()
+        if args.only is None:
+            for table in (near_copy_table, leakage_table):
+                lines += table()
+                print("\n".join(lines[-6:]), flush=True)
+        if args.only in (None, "throughput"):
+            lines += throughput_table(work, before)
             print("\n".join(lines[-6:]), flush=True)
-        lines += throughput_table(work, before)
-        if not args.skip_memory:
+        if args.only in (None, "memory") and not args.skip_memory:
             lines += memory_table(work, before)
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=REPO,

@@ -15,6 +15,7 @@ from components import features
 from components.image_example_gen import duplicates
 from components.image_example_gen.executor import LeakageError
 from components.image_example_gen.fingerprints import fingerprint
+from components.image_example_gen.layout import DEFAULT_SPLIT_RATIO
 from components.image_example_gen.validation import decode_for_validation
 from pipeline.config import PipelineConfig
 from pipeline.inspection import inspect_dataset
@@ -84,8 +85,8 @@ def test_the_hash_split_keeps_near_copy_groups_in_one_split_and_is_deterministic
             _write(root / label / f"group{group}" / "base.jpg", encode(base))
             for name, make in COPIES.items():
                 _write(root / label / f"group{group}" / name, make(base))
-    first = run_executor(root, tmp_path / "first")
-    second = run_executor(root, tmp_path / "second")
+    first = run_executor(root, tmp_path / "first", split_ratio=DEFAULT_SPLIT_RATIO)
+    second = run_executor(root, tmp_path / "second", split_ratio=DEFAULT_SPLIT_RATIO)
 
     def splits_of(uri):
         return {_feature(example, features.RELATIVE_PATH).decode(): split
@@ -178,3 +179,16 @@ def test_max_leakage_fails_the_run_and_inspect_reports_the_same(leaky, tmp_path)
     assert facts["duplicates"]["label_conflict_count"] == 1
     text = run_cli("inspect", "--data", str(root))
     assert "near-copies across splits: 4 of 30" in text.stdout
+
+
+def test_the_perceptual_hash_is_imagehash_phash():
+    """The hand-written pHash (OpenCV, for speed) agrees with the reference implementation."""
+    imagehash = pytest.importorskip("imagehash")
+    distances = []
+    for seed in range(20):
+        picture = distinct_picture(seed, size=(240, 180))
+        info, pixels = decode_for_validation(encode(picture))
+        ours = fingerprint(encode(picture), pixels, info.orientation).phash
+        reference = int(str(imagehash.phash(Image.open(io.BytesIO(encode(picture))))), 16)
+        distances.append(bin(ours ^ reference).count("1"))
+    assert np.median(distances) <= 4, distances  # of 64 bits; near-copy threshold is 10

@@ -2,22 +2,24 @@
 
 An image is a near-copy of another when their 64-bit perceptual hashes differ in at most
 MAX_DISTANCE bits AND their 16 x 16 colour thumbnails correlate (Pearson, over all pixels
-and channels) at MIN_CORRELATION or more. Measured on real photos (BENCHMARKS.md):
-re-encodes, resizes, format changes and brightness, contrast or saturation changes are
-caught (>= 99 %), small crops and rotations partly (3 % crop ~70 %, 3 degrees ~40 %), a
-grey copy of a colour photo half the time; flips, larger crops and other shots of the same
-scene are not. The grey perceptual hash alone would also pair pictures that differ only
-in colour (the same shape on other colours, Rock-Paper-Scissors renders with another
-skin tone); the colour thumbnail keeps those apart.
+and channels) at MIN_CORRELATION or more. What that catches and what it does not is
+measured on real photos by bench/duplicate_benchmarks.py (BENCHMARKS.md): re-encodes,
+resizes, format changes and brightness, contrast or saturation changes, yes; small
+crops and rotations partly; flips, larger crops and other shots of the same scene, no.
+The grey perceptual hash alone would also pair pictures that differ only in colour (the
+same shape on other colours, Rock-Paper-Scissors renders with another skin tone); the
+colour thumbnail keeps those apart.
 
 Candidates come from bit-sampling locality-sensitive hashing: BANDS bands of BAND_BITS
 bits picked from the hash; two hashes within MAX_DISTANCE bits share a band with
 probability >= 0.98 at 8 bits and >= 0.90 at 10, and two unrelated hashes (about 32
 bits apart) with probability 1 - (1 - 2**-14)**24 ~ 0.15 %. Only hashes in one bucket are
-compared, and byte-identical images are collapsed to one first, so no step compares all
-pairs. Groups are the connected components of the near-copy relation (union-find).
+compared, byte-identical images collapsed to one first, so no step compares all pairs;
+the bucketing carries 22 bytes per image and band, and the bands are processed in
+parallel. Groups are the connected components
+of the near-copy relation (union-find).
 
-Everything here is plain Python on plain values: the ExampleGen runs it inside Beam
+Plain Python and NumPy on plain values: the ExampleGen runs it inside Beam
 (find_duplicates.py) and `visionpipe inspect` in one process, with the same results.
 """
 
@@ -38,10 +40,14 @@ MAX_DISTANCE = 10  # bits of 64
 MIN_CORRELATION = 0.97  # of the colour thumbnails
 BANDS = 24
 BAND_BITS = 14
-BAND_PREFIX_BITS = 3  # each band's buckets are processed in 2**3 shards
-_BAND_POSITIONS = [tuple(sorted(random.Random(band).sample(range(HASH_BITS), BAND_BITS)))
-                   for band in range(BANDS)]
+_BAND_POSITIONS = np.array([sorted(random.Random(band).sample(range(HASH_BITS), BAND_BITS))
+                            for band in range(BANDS)], dtype=np.uint64)
+_BAND_WEIGHTS = (1 << np.arange(BAND_BITS - 1, -1, -1)).astype(np.int64)
 MAX_LISTED = 1000  # pairs listed in the report (all are counted)
+# What the bucketing shuffles: bucket, the image's index, its perceptual hash and 64 bits
+# of its content hash (to collapse byte-identical copies).
+ENTRY = np.dtype([("bucket", "<u2"), ("index", "<u4"), ("phash", "<u8"), ("content", "<u8")])
+_POPCOUNT16 = np.array([bin(i).count("1") for i in range(1 << 16)], dtype=np.uint8)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,12 +62,12 @@ class Member:
     phash: int
 
     @property
-    def entry(self) -> Entry:
-        """What the bucketing carries: (index, perceptual hash, 64 bits of the content hash)."""
-        return self.index, self.phash, int(self.sha256[:16], 16)
+    def content(self) -> int:
+        """64 bits of the content hash: equal for byte-identical images."""
+        return int(self.sha256[:16], 16)
 
 
-Entry = tuple[int, int, int]  # (index, perceptual hash, content key): small, for the shuffle
+Signature = tuple[Member, bytes]  # an image and its thumbnail
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,95 +80,128 @@ class Edge:
     correlation: float
 
 
-def band_keys(phash: int) -> list[tuple[int, int]]:
-    """(band, bucket) for each band: the hash's bits at the band's positions."""
-    keys = []
-    for band, positions in enumerate(_BAND_POSITIONS):
-        bucket = 0
-        for position in positions:
-            bucket = (bucket << 1) | ((phash >> position) & 1)
-        keys.append((band, bucket))
-    return keys
+def popcount(values: np.ndarray) -> np.ndarray:
+    """Bits set in each uint64."""
+    values = values.astype(np.uint64)
+    return sum(_POPCOUNT16[((values >> np.uint64(shift)) & np.uint64(0xFFFF)).astype(np.int64)]
+               .astype(np.int64) for shift in (0, 16, 32, 48))
 
 
-def shard_of(band: int, bucket: int) -> tuple[int, int]:
-    """The shard a band's bucket is processed in (spreads one band over workers)."""
-    return band, bucket >> (BAND_BITS - BAND_PREFIX_BITS)
+def hamming(a: int, b: int) -> int:
+    """Bits in which two perceptual hashes differ."""
+    return (a ^ b).bit_count()
 
 
-def collapse_exact(entries: Iterable[Entry]) -> tuple[list[Entry], list[list[int]]]:
-    """Byte-identical images collapsed: (one entry per content, the lowest index; the index
-    lists of contents held by two or more images). All copies of a content share its hash,
-    so they meet in the same bucket of every band."""
-    by_content: dict[int, list[Entry]] = defaultdict(list)
-    for entry in entries:
-        by_content[entry[2]].append(entry)
-    kept, groups = [], []
-    for same in by_content.values():
-        same.sort()
-        kept.append(same[0])
-        if len(same) > 1:
-            groups.append([entry[0] for entry in same])
-    return kept, groups
+def band_entries(members: Sequence[Member]) -> dict[int, np.ndarray]:
+    """{band: ENTRY array} for a batch of images: every image once in every band, bucketed
+    by the hash's bits at the band's positions."""
+    if not members:
+        return {}
+    phashes = np.array([m.phash for m in members], dtype=np.uint64)
+    indices = np.array([m.index for m in members], dtype=np.uint32)
+    contents = np.array([m.content for m in members], dtype=np.uint64)
+    bits = ((phashes[:, None, None] >> _BAND_POSITIONS[None]) & np.uint64(1)).astype(np.int64)
+    buckets = (bits @ _BAND_WEIGHTS).astype(np.uint16)  # [images, bands]
+    bands = {}
+    for band in range(BANDS):
+        entries = np.empty(len(members), dtype=ENTRY)
+        entries["bucket"], entries["index"] = buckets[:, band], indices
+        entries["phash"], entries["content"] = phashes, contents
+        bands[band] = entries
+    return bands
 
 
-def close_pairs(entries: Sequence[Entry]) -> list[tuple[int, int, int]]:
-    """(index, index, distance) of one bucket's entries within MAX_DISTANCE bits."""
-    if len(entries) < 2:
-        return []
-    hashes = np.array([entry[1] for entry in entries], dtype=np.uint64)
-    xor = hashes[:, None] ^ hashes[None, :]
-    distances = np.unpackbits(xor.view(np.uint8).reshape(len(entries), len(entries), 8),
-                              axis=-1).sum(axis=-1)
-    rows, columns = np.nonzero(np.triu(distances <= MAX_DISTANCE, k=1))
-    return [(min(entries[i][0], entries[j][0]), max(entries[i][0], entries[j][0]),
-             int(distances[i, j])) for i, j in zip(rows, columns, strict=True)]
+NO_PAIRS = np.zeros((0, 3), dtype=np.int64)  # candidate pairs: rows of (index, index, distance)
 
 
-def bucket_candidates(entries: Sequence[Entry]) -> list[tuple[int, int, int]]:
-    """Candidate pairs among a bucket's entries, byte-identical copies collapsed first."""
-    return close_pairs(collapse_exact(entries)[0])
+def band_candidates(entries: np.ndarray, with_exact: bool) -> tuple[np.ndarray, list[list[int]]]:
+    """One band's entries -> (candidate pairs within MAX_DISTANCE bits, and with with_exact the
+    index lists of byte-identical images). All copies of one content share its hash, so they
+    meet in the same bucket of every band; each content is kept once before pairing.
+
+    Vectorized: every pair of entries in one bucket is generated with index arithmetic and
+    compared at once, so the cost is the number of same-bucket pairs, not a Python loop.
+    """
+    entries = np.sort(entries, order=("bucket", "content", "index"))
+    same_content = ((entries["bucket"][1:] == entries["bucket"][:-1])
+                    & (entries["content"][1:] == entries["content"][:-1]))
+    first = np.r_[True, ~same_content]
+    exact = []
+    if with_exact and not first.all():
+        groups = np.split(entries["index"], np.flatnonzero(first)[1:])
+        exact = [[int(i) for i in group] for group in groups if len(group) > 1]
+    kept = entries[first]
+    bounds = np.flatnonzero(np.r_[True, kept["bucket"][1:] != kept["bucket"][:-1], True])
+    run_end = np.repeat(bounds[1:], np.diff(bounds))
+    position = np.arange(len(kept))
+    partners = run_end - position - 1  # entries after this one in its bucket
+    total = int(partners.sum())
+    if not total:
+        return NO_PAIRS, exact
+    left = np.repeat(position, partners)
+    right = left + np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners) + 1
+    distances = popcount(kept["phash"][left] ^ kept["phash"][right])
+    close = distances <= MAX_DISTANCE
+    a = kept["index"][left][close].astype(np.int64)
+    b = kept["index"][right][close].astype(np.int64)
+    return np.stack([np.minimum(a, b), np.maximum(a, b), distances[close]], axis=1), exact
+
+
+def unique_pairs(pair_arrays: Iterable[np.ndarray]) -> np.ndarray:
+    """The candidate pairs of several bands, each pair once."""
+    pairs = np.concatenate([NO_PAIRS, *pair_arrays])
+    _, first = np.unique((pairs[:, 0] << 32) | pairs[:, 1], return_index=True)
+    return pairs[np.sort(first)]
+
+
+def _normalized(thumbnail: bytes) -> np.ndarray:
+    values = np.frombuffer(thumbnail, np.uint8).astype(np.float32)
+    values -= values.mean()
+    norm = float(np.linalg.norm(values))
+    return values / norm if norm else values
 
 
 def correlation(thumbnail_a: bytes, thumbnail_b: bytes) -> float:
     """Pearson correlation of two thumbnails over all pixels and channels (1.0 for two flat)."""
-    a = np.frombuffer(thumbnail_a, np.uint8).astype(np.float32)
-    b = np.frombuffer(thumbnail_b, np.uint8).astype(np.float32)
-    a, b = a - a.mean(), b - b.mean()
-    norm = float(np.linalg.norm(a) * np.linalg.norm(b))
-    if norm == 0:
+    a, b = _normalized(thumbnail_a), _normalized(thumbnail_b)
+    if not a.any() or not b.any():
         return 1.0 if not a.any() and not b.any() else 0.0
-    return float(a @ b) / norm
+    return float(a @ b)
 
 
-Signature = tuple[Member, bytes]  # an image and its thumbnail
-
-
-def confirmed(pair: tuple[int, int, int], signatures: dict[int, Signature]) -> Edge | None:
-    """A candidate pair as an Edge when the thumbnails confirm it, else None."""
-    i, j, distance = pair
-    (a, thumbnail_a), (b, thumbnail_b) = signatures[i], signatures[j]
-    corr = correlation(thumbnail_a, thumbnail_b)
-    return Edge(a, b, distance, corr) if corr >= MIN_CORRELATION else None
+def confirmed_edges(pairs: np.ndarray, signatures: dict[int, Signature],
+                    block: int = 50_000) -> list[Edge]:
+    """The candidate pairs the thumbnails confirm, as Edges (correlations computed in blocks)."""
+    if not len(pairs):
+        return []
+    indices = np.unique(pairs[:, :2])
+    vectors = np.stack([_normalized(signatures[int(i)][1]) for i in indices])
+    flat = ~vectors.any(axis=1)
+    left, right = np.searchsorted(indices, pairs[:, 0]), np.searchsorted(indices, pairs[:, 1])
+    edges = []
+    for start in range(0, len(pairs), block):
+        part = slice(start, start + block)
+        corr = np.einsum("ij,ij->i", vectors[left[part]], vectors[right[part]])
+        corr = np.where(flat[left[part]] & flat[right[part]], 1.0, corr)
+        for row in np.flatnonzero(corr >= MIN_CORRELATION) + start:
+            a, b, distance = (int(v) for v in pairs[row])
+            edges.append(Edge(signatures[a][0], signatures[b][0], distance,
+                              float(corr[row - start])))
+    return edges
 
 
 def find_in_memory(signatures: Iterable[Signature],
                    shares: dict[str, Sequence[Sequence]]) -> tuple[dict[int, str], dict]:
     """The whole search in one process (what `visionpipe inspect` runs): groups and report."""
     by_index = {member.index: (member, thumbnail) for member, thumbnail in signatures}
-    buckets = defaultdict(list)
-    for member, _ in by_index.values():
-        for key in band_keys(member.phash):
-            buckets[key].append(member.entry)
-    candidates, exact_groups = set(), []
-    for (band, _), entries in buckets.items():
-        if band == 0:
-            exact_groups += collapse_exact(entries)[1]
-        candidates.update(bucket_candidates(entries))
-    edges = [edge for pair in sorted(candidates)
-             if (edge := confirmed(pair, by_index)) is not None]
-    exact = [[by_index[i][0] for i in group] for group in exact_groups]
-    return analyse(edges, exact, shares)
+    arrays, exact_groups = [], []
+    for band, entries in band_entries([m for m, _ in by_index.values()]).items():
+        pairs, exact = band_candidates(entries, with_exact=band == 0)
+        arrays.append(pairs)
+        exact_groups += exact
+    edges = confirmed_edges(unique_pairs(arrays), by_index)
+    exact_members = [[by_index[i][0] for i in group] for group in exact_groups]
+    return analyse(edges, exact_members, shares)
 
 
 def role_of(shares: Sequence[Sequence], key: str) -> str:
@@ -208,7 +247,8 @@ def analyse(edges: Iterable[Edge], exact_groups: Iterable[Sequence[Member]],
     edges = list(edges)
     copies_of: dict[int, list[Member]] = {}  # representative index -> its exact copies
     for group in exact_groups:
-        copies_of[group[0].index] = list(group)
+        group = sorted(group, key=lambda m: m.index)
+        copies_of[group[0].index] = group
     members: dict[int, Member] = {}
     union = _UnionFind()
     for representative, copies in copies_of.items():
@@ -231,7 +271,6 @@ def analyse(edges: Iterable[Edge], exact_groups: Iterable[Sequence[Member]],
         for m in group:
             group_keys[m.index] = key
             roles[m.index] = role_of(shares[m.input], key)
-
     rep_of = {c.index: r for r, copies in copies_of.items() for c in copies}
 
     def near(index: int):
@@ -261,7 +300,7 @@ def analyse(edges: Iterable[Edge], exact_groups: Iterable[Sequence[Member]],
     sizes = sorted((sorted(g, key=lambda m: m.id) for g in groups.values()),
                    key=lambda g: (-len(g), g[0].id))
     report = {
-        "method": {"perceptual_hash": f"imagehash.phash, {HASH_BITS} bits",
+        "method": {"perceptual_hash": f"DCT pHash, {HASH_BITS} bits",
                    "max_distance": MAX_DISTANCE,
                    "colour_thumbnail_min_correlation": MIN_CORRELATION,
                    "bands": BANDS, "band_bits": BAND_BITS},

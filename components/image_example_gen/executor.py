@@ -1,21 +1,25 @@
 """The image ExampleGen's Beam executor: validate and fingerprint, find duplicates, split, write.
 
-Files are listed on the launcher (cheap), then read in two passes by Beam:
-1. every image is read, decoded once to validate it, and fingerprinted (content hash,
+Files are listed on the launcher (cheap), then one Beam pipeline:
+1. every image is read, decoded once to validate it and fingerprinted (content hash,
    perceptual hash, thumbnail: ingest.py); unreadable ones go to the quarantine report;
-2. the duplicate search (find_duplicates.py) groups near-copies; each image's role
-   (train, validation, test) is its input's, or for a hash-split input the hash of its
-   group's key, so near-copies never straddle the pipeline's own splits; the image is
-   read again (not decoded) and written as a tf.train.Example into its role's split.
-Only small records (paths, sizes, hashes) wait between the passes, never image bytes.
-Beside the splits: the label vocabulary, quarantine_report.json and leakage_report.json
-(duplicate groups, near-copies across the user's splits, copies with different labels).
+2. the duplicate search (find_duplicates.py) groups near-copies;
+3. each image is read again (not decoded) and written as a tf.train.Example into its
+   role's split: its input's role, or for a hash-split input the hash of its group's key,
+   so near-copies never straddle the pipeline's own splits.
+Image bytes never wait in memory for the search: between the passes only a small record
+per image does (its path, size, format, hash), and the search shuffles 22 bytes per image
+and band. Reading twice costs a second read of each file (from the page cache locally,
+a second GET on object stores) and no second decode. Beside the splits: the label
+vocabulary, quarantine_report.json and leakage_report.json (duplicate groups, near-copies
+across the user's splits, copies with different labels).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -41,6 +45,7 @@ INGEST_OPTIONS_KEY = "ingest_options"
 _QUARANTINE = "quarantine"
 _SIGNATURES = "signatures"
 _PARTS_DIR = ".parts"
+_REPORTS_PART = "reports.json"
 _CHUNK_SIZE = 32
 _SHUFFLE_SEED = 0
 
@@ -79,8 +84,8 @@ def image_example(relative_path: str, class_name: str, label: int, data: bytes, 
 
 
 class _ReadAndFingerprint(beam.DoFn):
-    """A chunk of (index, item, input) -> Ingested records, one chunk of signatures for the
-    duplicate search, and quarantine records with the reason.
+    """A chunk of (index, item, input) -> small Ingested records, one chunk of signatures for
+    the duplicate search, and quarantine records with the reason.
 
     Chunks, not single items: a small thread pool decodes the files of a chunk in
     parallel (TensorFlow's decoder releases the GIL), and Beam pays its per-element
@@ -109,7 +114,7 @@ class _ReadAndFingerprint(beam.DoFn):
                       self._options.image_shape, self._options.max_pixels)
 
     def process(self, chunk: list[tuple[int, sources.Item, str]]):
-        signatures = []
+        records, signatures = [], []
         for result in self._pool.map(self._ingest, chunk):
             if isinstance(result, Quarantined):
                 self._quarantined.inc()
@@ -117,14 +122,16 @@ class _ReadAndFingerprint(beam.DoFn):
             else:
                 self._read.inc()
                 record, member, thumbnail = result
+                records.append(record)
                 signatures.append((member, thumbnail))
-                yield record
-        if signatures:
+        if records:
+            yield records
             yield beam.pvalue.TaggedOutput(_SIGNATURES, signatures)
 
 
-class _WriteExample(beam.DoFn):
-    """An Ingested record -> its Example, tagged with its role; the bytes are read again."""
+class _WriteExamples(beam.DoFn):
+    """A chunk of Ingested records -> their Examples, each tagged with its role; the bytes are
+    read again (not decoded: validation already did)."""
 
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
         self._input_base = input_base
@@ -136,15 +143,17 @@ class _WriteExample(beam.DoFn):
     def setup(self) -> None:
         self._source = sources.source(self._options.data_format)
 
-    def process(self, record: Ingested, found):
+    def process(self, records: list[Ingested], found):
         group_keys, _ = found
-        role = duplicates.role_of(self._shares[record.input],
-                                  group_keys.get(record.index, record.sha256))
-        data = self._source.read(self._input_base, record.item, self._options.image_shape)
-        data, info = upright(data, record.info)
-        yield beam.pvalue.TaggedOutput(role, image_example(
-            record.item.id, record.item.class_name, self._label_ids[record.item.class_name],
-            data, info))
+        for record in records:
+            role = duplicates.role_of(self._shares[record.input],
+                                      group_keys.get(record.index, record.sha256))
+            beam.metrics.Metrics.counter("visionpipe", _examples_counter(role)).inc()
+            data = self._source.read(self._input_base, record.item, self._options.image_shape)
+            data, info = upright(data, record.info)
+            yield beam.pvalue.TaggedOutput(role, image_example(
+                record.item.id, record.item.class_name,
+                self._label_ids[record.item.class_name], data, info))
 
 
 def _write_json(value: Any, path: str) -> None:
@@ -192,33 +201,39 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         examples.split_names = artifact_utils.encode_split_names(roles)
         output_examples = output_dict[standard_component_specs.EXAMPLES_KEY]
 
-        with self._make_beam_pipeline() as pipeline:
-            read = (
-                pipeline
-                # Create reshuffles its elements, so the chunks spread over workers.
-                | "ListFiles" >> beam.Create(_chunks(entries))
-                | "ReadAndFingerprint" >> beam.ParDo(_ReadAndFingerprint(input_base, options))
-                .with_outputs(_QUARANTINE, _SIGNATURES, main="records")
-            )
-            _ = (read[_QUARANTINE] | "QuarantineToJson" >> beam.Map(json.dumps)
-                 | "WriteQuarantine" >> beam.io.WriteToText(os.path.join(parts_dir, _QUARANTINE)))
-            found = read[_SIGNATURES] | "FindDuplicates" >> FindDuplicates(shares)
-            _ = found | "WriteDuplicates" >> beam.Map(
-                lambda result: _write_json(result[1], os.path.join(parts_dir, "duplicates.json")))
-            written = read.records | "ToExamples" >> beam.ParDo(
-                _WriteExample(input_base, label_ids, options), beam.pvalue.AsSingleton(found)
-            ).with_outputs(*roles)
-            for role in roles:
-                _ = written[role] | f"WriteSplit[{role}]" >> WriteExamplesSplit(
-                    artifact_utils.get_split_uri(output_examples, role))
-                _ = (written[role] | f"Count[{role}]" >> beam.combiners.Count.Globally()
-                     | f"WriteCount[{role}]" >> beam.Map(
-                         _write_json, os.path.join(parts_dir, f"count-{role}.json")))
+        pipeline = self._make_beam_pipeline()
+        read = (
+            pipeline
+            # Create reshuffles its elements, so the chunks spread over workers.
+            | "ListFiles" >> beam.Create(_chunks(entries))
+            | "ReadAndFingerprint" >> beam.ParDo(_ReadAndFingerprint(input_base, options))
+            .with_outputs(_QUARANTINE, _SIGNATURES, main="records")
+        )
+        signature_files = (
+            read[_SIGNATURES]
+            | "PickleSignatures" >> beam.FlatMap(lambda chunk: [pickle.dumps(s) for s in chunk])
+            | "WriteSignatures" >> beam.io.WriteToTFRecord(os.path.join(parts_dir, "signatures")))
+        found = read[_SIGNATURES] | "FindDuplicates" >> FindDuplicates(signature_files, shares)
+        # The duplicate report and the (few) quarantine entries, written once both are known.
+        _ = found | "WriteReports" >> beam.Map(
+            lambda result, quarantined: _write_json(
+                {"duplicates": result[1], _QUARANTINE: quarantined},
+                os.path.join(parts_dir, _REPORTS_PART)),
+            quarantined=beam.pvalue.AsList(read[_QUARANTINE]))
+        written = read.records | "ToExamples" >> beam.ParDo(
+            _WriteExamples(input_base, label_ids, options), beam.pvalue.AsSingleton(found)
+        ).with_outputs(*roles)
+        for role in roles:
+            _ = written[role] | f"WriteSplit[{role}]" >> WriteExamplesSplit(
+                artifact_utils.get_split_uri(output_examples, role))
+        result = pipeline.run()
+        result.wait_until_finish()
+        split_counts = {role: _counter(result, _examples_counter(role)) for role in roles}
         examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
         examples_utils.set_file_format(
             examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
 
-        quarantined, found_duplicates, split_counts = _read_parts(parts_dir, roles)
+        quarantined, found_duplicates = _read_parts(parts_dir)
         ignored = [entry for listing in listings.values() for entry in listing.ignored]
         report = {
             "input_base": input_base,
@@ -286,25 +301,24 @@ def write_text(path: str, text: str) -> None:
         f.write(text)
 
 
-def _read_parts(parts_dir: str, roles: list[str]) -> tuple[list[dict], dict, dict[str, int]]:
-    """What the Beam pipeline left in parts_dir: quarantine entries, the duplicate report and
-    the count per split; the folder is removed."""
-    quarantined = []
-    for path in tf.io.gfile.glob(os.path.join(parts_dir, _QUARANTINE + "*")):
-        with tf.io.gfile.GFile(path) as f:
-            quarantined.extend(json.loads(line) for line in f if line.strip())
+def _examples_counter(role: str) -> str:
+    return f"examples_{role}"
 
-    def load(name: str, default):
-        path = os.path.join(parts_dir, name)
-        if not tf.io.gfile.exists(path):
-            return default
-        with tf.io.gfile.GFile(path) as f:
-            return json.load(f)
 
-    found = load("duplicates.json", None)
-    counts = {role: load(f"count-{role}.json", 0) for role in roles}
+def _counter(result, name: str) -> int:
+    """A Beam counter's committed value (0 when nothing incremented it)."""
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_name(name))
+    return int(sum(counter.committed for counter in query["counters"]))
+
+
+def _read_parts(parts_dir: str) -> tuple[list[dict], dict]:
+    """What the Beam pipeline left in parts_dir (quarantine entries, the duplicate report);
+    the folder is removed."""
+    path = os.path.join(parts_dir, _REPORTS_PART)
+    found = {"duplicates": duplicates.analyse([], [], {})[1], _QUARANTINE: []}
+    if tf.io.gfile.exists(path):
+        with tf.io.gfile.GFile(path) as f:
+            found = json.load(f)
     if tf.io.gfile.exists(parts_dir):
         tf.io.gfile.rmtree(parts_dir)
-    if found is None:  # nothing readable at all: the search saw no image
-        found = duplicates.analyse([], [], {})[1]
-    return quarantined, found, counts
+    return found[_QUARANTINE], found["duplicates"]
