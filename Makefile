@@ -18,7 +18,9 @@ DEMO_DATA := runs/demo-data
 DEMO_ARGS := --data $(DEMO_DATA) --name demo --output runs --image-size 64 --epochs 20 \
              --patience 4 --schema schemas/demo.pbtxt
 
-.PHONY: install run test lint bench clean image
+KFP_LOCAL := runs/kfp-local
+
+.PHONY: install run test lint bench clean image kfp-local
 
 install: $(STAMP)
 
@@ -37,6 +39,14 @@ $(DEMO_DATA): | $(STAMP)
 
 run: $(STAMP) $(DEMO_DATA)
 	$(VENV)/bin/visionpipe run $(DEMO_ARGS)
+
+# Compile the pipeline for Kubeflow, then execute the compiled spec here, task by task.
+kfp-local: $(STAMP) $(DEMO_DATA)
+	$(VENV)/bin/visionpipe compile --package $(KFP_LOCAL)/pipeline.yaml --image visionpipe:local \
+	    --pipeline-root $(abspath $(KFP_LOCAL))/root --output $(abspath $(KFP_LOCAL)) \
+	    --data $(abspath $(DEMO_DATA)) --name demo --image-size 64 --epochs 20 --patience 4 \
+	    --schema $(abspath schemas/demo.pbtxt)
+	$(VENV)/bin/visionpipe kfp-local $(KFP_LOCAL)/pipeline.yaml
 
 test: $(STAMP)
 	$(PY) -m pytest

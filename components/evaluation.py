@@ -15,8 +15,8 @@ def eval_config(class_names: list[str], min_accuracy: float,
     """Accuracy (+ AUC for 2 classes) and per-class recall, on the serving_examples signature.
 
     Blessing needs accuracy >= min_accuracy and, with compare_to_baseline, no regression
-    against the latest blessed model (the change threshold applies from the second
-    blessed run on).
+    against the model being served (the change threshold applies once one is served;
+    see served_baseline_evaluator.py).
     """
     metrics = [
         tfma.MetricConfig(class_name="ExampleCount"),

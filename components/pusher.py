@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import time
 from typing import Any
 
@@ -30,6 +31,7 @@ from tfx.utils import io_utils, proto_utils
 
 from components import features
 from components.image_spec import ImageSpec
+from components.served_versions import SAVED_MODEL_FILE
 
 WARMUP_COPIES = 4  # TF Serving replays each record; a few runs warm up every lazy path
 
@@ -80,10 +82,10 @@ class Executor(tfx_pusher.Executor):
         temporary = os.path.join(base, f".tmp-{version}-{os.getpid()}")
         if tf.io.gfile.exists(temporary):
             tf.io.gfile.rmtree(temporary)
-        io_utils.copy_dir(model_path, temporary, deny_regex_patterns=[r"saved_model\.pb"])
+        io_utils.copy_dir(model_path, temporary, deny_regex_patterns=[re.escape(SAVED_MODEL_FILE)])
         write_warmup_requests(temporary, ImageSpec.from_custom_config(custom_config))
-        io_utils.copy_file(os.path.join(model_path, "saved_model.pb"),
-                           os.path.join(temporary, "saved_model.pb"))
+        io_utils.copy_file(os.path.join(model_path, SAVED_MODEL_FILE),
+                           os.path.join(temporary, SAVED_MODEL_FILE))
         serving_path = os.path.join(base, str(version))
         tf.io.gfile.rename(temporary, serving_path)
         io_utils.copy_dir(model_path, model_push.uri)

@@ -5,6 +5,7 @@
   demo-data       write the built-in demo image folders
   compile         compile the pipeline for Kubeflow Pipelines v2 (KubeflowV2DagRunner)
   submit          run a compiled pipeline on Kubeflow Pipelines, once or on a cron schedule
+  kfp-local       execute a compiled pipeline here, every task as a KFP pod runs it
   report          re-render a run's report.html
   serve           serve pushed models over TF Serving's REST and gRPC APIs
   predict         classify images with a served model
@@ -149,6 +150,26 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _kfp_local(args: argparse.Namespace) -> int:
+    from pipeline.kfp_local import TaskFailed, execute, load_pipeline_spec, pushed_destination
+    from pipeline.kubeflow_submit import parse_params
+
+    try:
+        root = args.pipeline_root or load_pipeline_spec(args.package).get("defaultPipelineRoot")
+        if not root:
+            raise ValueError(f"{args.package} names no pipeline root: give --pipeline-root")
+        runs = execute(args.package, root, parse_params(args.param),
+                       on_task=lambda line: print(f"[visionpipe] {line}", flush=True))
+    except (TaskFailed, ValueError, OSError) as error:
+        return _failed(error)
+    pushed = pushed_destination(runs)
+    if pushed:
+        print(f"Pushed model: {pushed}")
+        return 0
+    print("visionpipe: model not blessed, nothing pushed", file=sys.stderr)
+    return EXIT_NOT_BLESSED
+
+
 def _report(args: argparse.Namespace) -> int:
     from pipeline.report import render_report
 
@@ -267,6 +288,16 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--token", default=None, help="bearer token (kfp existing_token)")
     submit.add_argument("--cookies", default=None, help="cookies for an authenticated endpoint")
     submit.set_defaults(handler=_submit)
+
+    kfp_local = commands.add_parser(
+        "kfp-local", help="execute a compiled pipeline here: every task from its container "
+        "command, in DAG order, with KFP v2's executor input and output (no cluster)")
+    kfp_local.add_argument("package", help="the compiled pipeline.yaml or pipeline.json")
+    kfp_local.add_argument("--pipeline-root", default=None,
+                           help="a local folder (default: the one the package was compiled for)")
+    kfp_local.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
+                           help="pipeline parameter, e.g. data_root=/data/images")
+    kfp_local.set_defaults(handler=_kfp_local)
 
     report = commands.add_parser("report", help="re-render a run's report.html")
     report.add_argument("run_dir", help="the run folder, <output>/<name>")

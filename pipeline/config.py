@@ -60,8 +60,8 @@ class PipelineConfig:
         0.6, "--min-accuracy", "the Evaluator blesses (and the Pusher pushes) only at or above this",
         group=GATES, type=float)
     compare_to_baseline: bool = setting(
-        True, "--no-baseline", "bless on --min-accuracy alone, without comparing to the latest "
-        "blessed model (no resolver node; for open-source KFP, see README)",
+        True, "--no-baseline", "bless on --min-accuracy alone, without comparing to the model "
+        "being served",
         group=GATES, action="store_false")
     schema: str | None = setting(
         None, "--schema", "a curated schema .pbtxt to validate against (default: infer one)",

@@ -13,6 +13,10 @@ from components.settings import setting
 PACKAGE_EXTENSIONS = (".json", ".yaml", ".yml")
 BEAM_RUNNERS = ("DataflowRunner", "FlinkRunner", "SparkRunner", "FnApiRunner", "DirectRunner")
 KUBEFLOW = "Kubeflow"  # the argparse group of the compile options
+# The Trainer's (and Tuner's) scratch volume: an emptyDir mounted over /tmp, where the
+# decode cache (components/trainer/decode_cache.py) spills by default (tempfile's folder).
+SCRATCH_VOLUME = "scratch"
+SCRATCH_MOUNT = "/tmp"
 
 
 def node_selector_pair(text: str) -> tuple[str, str]:
@@ -60,6 +64,10 @@ class KubeflowOptions:
         (), "--toleration", "toleration for the GPU tasks, repeatable (default with GPUs: "
         "nvidia.com/gpu Exists NoSchedule)", group=KUBEFLOW, action="append", type=toleration,
         metavar="KEY[=VALUE][:EFFECT]")
+    scratch_size: str = setting(
+        "50Gi", "--scratch-size", "size limit of the Trainer's (and Tuner's) emptyDir scratch "
+        f"volume at {SCRATCH_MOUNT}, where decoded images beyond --cache-memory go (Kubernetes "
+        "quantity; about height x width x channels bytes per image)", group=KUBEFLOW)
     beam_runner: str = setting(
         "FnApiRunner", "--beam-runner", "DataflowRunner, FlinkRunner or SparkRunner for big data "
         "(pass their options with --beam-arg)", group=KUBEFLOW, choices=BEAM_RUNNERS)

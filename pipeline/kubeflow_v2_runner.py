@@ -5,7 +5,9 @@
   spec in kfp-kubernetes's format (node selector, tolerations for GPU node pools), which
   open-source KFP v2 reads. kfp-kubernetes 1.0.0 (the one that fits kfp 2.5 and
   protobuf 3) has no tolerations yet, so they are written in the field layout later
-  versions use (`tolerations: [{key, operator, value, effect}]`).
+  versions use (`tolerations: [{key, operator, value, effect}]`), and so is the Trainer's
+  scratch volume (`emptyDirMounts: [{volumeName, mountPath, sizeLimit}]`, kfp-kubernetes's
+  `empty_dir_mount`): an emptyDir over /tmp, where the decode cache spills.
 
 Component code is referenced by module path (`run_fn`, `preprocessing_fn`, executor
 classes) inside the image, where this project is installed (see the Dockerfile); no
@@ -24,12 +26,23 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration.data_types import RuntimeParameter
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+from components import kfp_entrypoint
+from components.image_example_gen import kfp_driver
 from pipeline.config import PipelineConfig
 from pipeline.data_layout import DataLayout
-from pipeline.kubeflow_options import PACKAGE_EXTENSIONS, KubeflowOptions
+from pipeline.kubeflow_options import (
+    PACKAGE_EXTENSIONS,
+    SCRATCH_MOUNT,
+    SCRATCH_VOLUME,
+    KubeflowOptions,
+)
 from pipeline.pipeline import create_pipeline
 
 DATA_ROOT_PARAMETER = "data_root"  # `visionpipe submit --param data_root=gs://...`
+EXAMPLE_GEN = "ImageExampleGen"
+FINGERPRINT = "DataFingerprint"
+EVALUATOR = "Evaluator"
+PUSHER = "Pusher"
 TRAINER = "Trainer"
 TUNER = "Tuner"
 
@@ -53,24 +66,53 @@ def kubeflow_config(config: PipelineConfig, options: KubeflowOptions) -> Pipelin
         training=config.training.replace(distribution=distribution))
 
 
+def use_tree_fingerprint(spec: dict) -> None:
+    """The ExampleGen's preCacheCheck hook runs our driver (kfp_driver.py: TFX's, with a
+    fingerprint of every file), so new, removed or replaced images change the cache key."""
+    executor = spec["deploymentSpec"]["executors"][_executor_label(spec, EXAMPLE_GEN)]
+    executor["container"]["lifecycle"]["preCacheCheck"]["command"] = list(kfp_driver.COMMAND)
+
+
+def type_input_artifacts(spec: dict) -> None:
+    """Every executor runs through kfp_entrypoint.py: TFX's runner, with the input artifacts'
+    types filled in where open-source KFP's driver leaves them out."""
+    for executor in spec["deploymentSpec"]["executors"].values():
+        container = executor.get("container", {})
+        if container.get("command", [])[-1:] == [kfp_entrypoint.TFX_RUNNER]:
+            container["command"] = list(kfp_entrypoint.COMMAND)
+
+
+def name_parameter_producers(spec: dict) -> None:
+    """TFX 1.16's step builder names the producer of a parameter passed between tasks
+    `<id>_task`, while the task is named `<id>`: point each reference at the real task."""
+    tasks = spec["root"]["dag"]["tasks"]
+    for task in tasks.values():
+        for source in task.get("inputs", {}).get("parameters", {}).values():
+            producer = source.get("taskOutputParameter", {}).get("producerTask", "")
+            if producer not in tasks and producer.removesuffix("_task") in tasks:
+                source["taskOutputParameter"]["producerTask"] = producer.removesuffix("_task")
+
+
 def _executor_label(spec: dict, task: str) -> str:
     component = spec["root"]["dag"]["tasks"][task]["componentRef"]["name"]
     return spec["components"][component]["executorLabel"]
 
 
 def kubernetes_platform_spec(spec: dict, options: KubeflowOptions, tasks: list[str]) -> dict:
-    """The PlatformSpec document: node selector and tolerations for the GPU tasks' executors."""
+    """The PlatformSpec document for the Trainer's and Tuner's executors: node selector and
+    tolerations for GPU node pools, and the emptyDir scratch volume of the decode cache."""
     executors = {}
     for task in tasks:
         if task not in spec["root"]["dag"]["tasks"]:
             continue
-        config: dict = {}
+        config: dict = {"emptyDirMounts": [{
+            "volumeName": SCRATCH_VOLUME, "mountPath": SCRATCH_MOUNT,
+            "sizeLimit": options.scratch_size}]}
         if options.node_selector:
             config["nodeSelector"] = {"labels": dict(options.node_selector)}
         if options.tolerations:
             config["tolerations"] = [dict(t) for t in options.tolerations]
-        if config:
-            executors[_executor_label(spec, task)] = config
+        executors[_executor_label(spec, task)] = config
     return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
 
 
@@ -81,27 +123,40 @@ def compile_pipeline(config: PipelineConfig, layout: DataLayout, options: Kubefl
         raise ValueError(f"--package {output}: use a .json (PipelineJob) or .yaml file")
     options = options.gpu_node_defaults()
     data_root = RuntimeParameter(name=DATA_ROOT_PARAMETER, ptype=str, default=layout.input_base)
-    pipeline = create_pipeline(kubeflow_config(config, options), layout, input_base=data_root)
+    pipeline = create_pipeline(kubeflow_config(config, options), layout, input_base=data_root,
+                               fingerprint_task=True)
     for component in pipeline.components:
         if component.id in (TRAINER, TUNER):
             component.with_platform_config(resource_spec(options))
-    runner_config = kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=options.image)
+    # Pipeline spec schema 2.1: typed parameters (`parameterValues` in the executor input)
+    # and each executor told its input types, as KFP 2.x and Vertex run them.
+    runner_config = kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+        default_image=options.image, use_pipeline_spec_2_1=True)
     with tempfile.TemporaryDirectory() as scratch:
         job = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
             config=runner_config, output_dir=scratch, output_filename="pipeline.json",
         ).run(pipeline, parameter_values={DATA_ROOT_PARAMETER: layout.input_base},
               write_out=False)
+    use_tree_fingerprint(job["pipelineSpec"])
+    type_input_artifacts(job["pipelineSpec"])
+    name_parameter_producers(job["pipelineSpec"])
+    # Never taken from KFP's cache: the fingerprint must be taken afresh on every run, and
+    # the Evaluator's baseline and the Pusher's target are what is served now, which no
+    # cache key sees.
+    for task in (FINGERPRINT, EVALUATOR, PUSHER):
+        job["pipelineSpec"]["root"]["dag"]["tasks"][task]["cachingOptions"] = {
+            "enableCache": False}
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     if output.endswith(".json"):
         with open(output, "w") as f:
             json.dump(job, f, indent=2, sort_keys=True)
         return output
     spec = job["pipelineSpec"]
-    # PipelineSpec alone has no runtimeConfig: the default travels in the parameter's spec.
+    # PipelineSpec alone has no runtimeConfig: the defaults travel in the spec itself.
     spec["root"]["inputDefinitions"]["parameters"][DATA_ROOT_PARAMETER]["defaultValue"] = (
         layout.input_base)
+    spec["defaultPipelineRoot"] = options.pipeline_root
     platform = kubernetes_platform_spec(spec, options, [TRAINER, TUNER])
     with open(output, "w") as f:
-        yaml.safe_dump_all([spec, platform] if platform["platforms"]["kubernetes"][
-            "deploymentSpec"]["executors"] else [spec], f, sort_keys=True)
+        yaml.safe_dump_all([spec, platform], f, sort_keys=True)
     return output

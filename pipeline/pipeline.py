@@ -6,12 +6,15 @@ The same create_pipeline is run by the local runner and compiled for Kubeflow.
 from __future__ import annotations
 
 from tfx import v1 as tfx
+from tfx.utils import proto_utils
 
 from components.anomaly_gate import AnomalyGate
 from components.evaluation import eval_config
-from components.image_example_gen.component import ImageExampleGen
+from components.image_example_gen.component import ImageExampleGen, input_config
+from components.image_example_gen.data_fingerprint import DataFingerprint
 from components.image_example_gen.layout import TRAIN, VALIDATION
 from components.pusher import AtomicPusher
+from components.served_baseline_evaluator import ServedBaselineEvaluator
 from components.trainer.tuning import TUNING_KEY
 from pipeline.config import PipelineConfig
 from pipeline.data_layout import DataLayout
@@ -26,17 +29,27 @@ def create_pipeline(
     layout: DataLayout,
     metadata_connection_config=None,
     input_base: str | tfx.dsl.experimental.RuntimeParameter | None = None,
+    fingerprint_task: bool = False,
 ) -> tfx.dsl.Pipeline:
     """The TFX pipeline for one data set; the layout's class names fix label ids and metrics.
 
     input_base: where ExampleGen reads, default the layout's; Kubeflow passes a runtime
     parameter so a run can point at another folder of the same classes.
+    fingerprint_task: a DataFingerprint task before the ExampleGen, whose output enters the
+    ExampleGen's cache key (Kubeflow; the local runner's driver fingerprints the data itself).
     """
     class_names = layout.class_names
+    fingerprint = None
+    if fingerprint_task:
+        fingerprint = DataFingerprint(input_base=input_base or layout.input_base,
+                                      input_config=proto_utils.proto_to_json(
+                                          input_config(layout.inputs)))
     example_gen = ImageExampleGen(
         input_base=input_base or layout.input_base,
         inputs=layout.inputs,
         options=config.ingest_options(class_names),
+        data_fingerprint=(fingerprint.outputs["fingerprint"].future()[0].value
+                          if fingerprint else None),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     if config.schema:
@@ -86,21 +99,15 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=[VALIDATION]),
         custom_config=training_config,
     )
-    latest_blessed_model = None
-    if config.compare_to_baseline:
-        latest_blessed_model = tfx.dsl.Resolver(
-            strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
-            model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
-            model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
-        ).with_id("latest_blessed_model_resolver")
-    evaluator = tfx.components.Evaluator(
+    evaluator = ServedBaselineEvaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=latest_blessed_model.outputs["model"] if latest_blessed_model else None,
         eval_config=eval_config(class_names, config.min_accuracy, config.compare_to_baseline),
         # The test split decides the blessing (validation only when there is no test split).
         example_splits=[layout.blessing_split],
-    )
+        # No regression against the model being served, resolved when the Evaluator runs.
+        serving_base_path=config.serving_model_dir if config.compare_to_baseline else "",
+    ).with_id("Evaluator")
     pusher = AtomicPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
@@ -115,9 +122,9 @@ def create_pipeline(
         pipeline_name=config.name,
         pipeline_root=config.pipeline_root,
         components=[
-            example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate,
-            transform, *([tuner] if tuner else []), trainer,
-            *([latest_blessed_model] if latest_blessed_model else []), evaluator, pusher,
+            *([fingerprint] if fingerprint else []), example_gen, statistics_gen, schema_gen,
+            example_validator, anomaly_gate, transform, *([tuner] if tuner else []), trainer,
+            evaluator, pusher,
         ],
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,

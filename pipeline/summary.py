@@ -14,6 +14,7 @@ from tabulate import tabulate
 
 from components import features
 from components.image_example_gen.layout import ROLES, TEST
+from components.served_baseline_evaluator import BASELINE_PROPERTY
 from components.trainer.split_metrics import METRICS_FILE
 
 SUMMARY_FILE = "summary.json"
@@ -73,7 +74,7 @@ def _validation_failures(evaluation_uri: str) -> list[str]:
             if threshold.HasField("value_threshold"):
                 bound = f" (lower bound {threshold.value_threshold.lower_bound.value})"
             elif threshold.HasField("change_threshold"):
-                bound = " (worse than the latest blessed model)"
+                bound = " (worse than the served model)"
             failures.append(
                 f"{failure.metric_key.name} = {failure.metric_value.double_value.value:.4f}{bound}"
             )
@@ -126,6 +127,7 @@ def collect_summary(metadata_path: str, blessed_on: str) -> dict[str, Any]:
     blessing = outputs.get("ModelBlessing")
     if blessing is not None:
         summary["blessed"] = bool(_custom(blessing, "blessed"))
+        summary["baseline"] = _custom(blessing, BASELINE_PROPERTY)
     model = outputs.get("Model")
     if model is not None:
         summary["model"] = absolute(model.uri)
@@ -174,6 +176,7 @@ def format_table(summary: dict[str, Any]) -> str:
         rows.append((name, " | ".join(f"{split} {metrics[split][name]}" for split in splits
                                       if name in metrics[split])))
     rows.append(("blessed", f"{summary.get('blessed')} ({blessing_note(summary)})"))
+    rows.append(("compared with", summary.get("baseline") or "-"))
     for failure in summary.get("failed_thresholds", []):
         rows.append(("failed threshold", failure))
     rows.append(("pushed to", summary.get("pushed_to") or "nothing pushed"))

@@ -17,7 +17,7 @@ from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, te
 from tensorflow_serving.config import model_server_config_pb2
 
 from components import features
-from serving.model_store import version_dirs
+from components.served_versions import version_dirs
 
 TF_SERVING_IMAGE = "tensorflow/serving:2.16.1"
 TF_SERVING_GPU_IMAGE = "tensorflow/serving:2.16.1-gpu"

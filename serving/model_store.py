@@ -20,6 +20,7 @@ import time
 import tensorflow as tf
 
 from components import features
+from components.served_versions import is_complete, version_dirs
 
 log = logging.getLogger("visionpipe.serving")
 
@@ -36,8 +37,7 @@ class LoadedVersion:
 
 def _fingerprint(path: str) -> tuple | None:
     """(file, size, mtime) of every file below path, or None when it is not a complete SavedModel."""
-    if not (os.path.isfile(os.path.join(path, "saved_model.pb"))
-            and os.path.isfile(os.path.join(path, "variables", "variables.index"))):
+    if not is_complete(path):
         return None
     entries = []
     for directory, _, files in os.walk(path):
@@ -45,14 +45,6 @@ def _fingerprint(path: str) -> tuple | None:
             stat = os.stat(os.path.join(directory, name))
             entries.append((os.path.join(directory, name), stat.st_size, stat.st_mtime_ns))
     return tuple(sorted(entries))
-
-
-def version_dirs(base_path: str) -> dict[int, str]:
-    """Numeric sub-directories of the base path: {version: path}. Temporary names are skipped."""
-    if not os.path.isdir(base_path):
-        return {}
-    return {int(name): os.path.join(base_path, name) for name in os.listdir(base_path)
-            if name.isdigit() and os.path.isdir(os.path.join(base_path, name))}
 
 
 def warm_up(model, version_dir: str) -> int:

@@ -16,13 +16,17 @@ from components.image_example_gen.executor import INGEST_OPTIONS_KEY, Executor
 from components.image_example_gen.layout import InputSplit
 from components.image_example_gen.options import IngestOptions
 
+DATA_FINGERPRINT_KEY = "data_fingerprint"
+
 
 class ImageExampleGenSpec(standard_component_specs.FileBasedExampleGenSpec):
-    """FileBasedExampleGen's spec plus the ingest options."""
+    """FileBasedExampleGen's spec plus the ingest options, and (on Kubeflow) the data's
+    fingerprint, a parameter only so that the task's cache key changes with the data."""
 
     PARAMETERS = {
         **standard_component_specs.FileBasedExampleGenSpec.PARAMETERS,
         INGEST_OPTIONS_KEY: component_spec.ExecutionParameter(type=str, optional=True),
+        DATA_FINGERPRINT_KEY: component_spec.ExecutionParameter(type=str, optional=True),
     }
 
 
@@ -34,9 +38,10 @@ class ImageExampleGen(FileBasedExampleGen):
     DRIVER_CLASS = ImageFolderDriver
 
     def __init__(self, input_base: str, inputs: tuple[InputSplit, ...],
-                 options: IngestOptions | None = None):
+                 options: IngestOptions | None = None, data_fingerprint=None):
         """inputs: each input's pattern below input_base and the role(s) it feeds (the data's
-        DataLayout.inputs); options: how to read them (their roles are set from inputs)."""
+        DataLayout.inputs); options: how to read them (their roles are set from inputs);
+        data_fingerprint: DataFingerprint's output, on Kubeflow (see data_fingerprint.py)."""
         spec = ImageExampleGenSpec(
             input_base=input_base,
             input_config=input_config(inputs),
@@ -46,7 +51,8 @@ class ImageExampleGen(FileBasedExampleGen):
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             examples=types.Channel(type=standard_artifacts.Examples),
-            **{INGEST_OPTIONS_KEY: with_roles(options or IngestOptions(), inputs).to_json()},
+            **{INGEST_OPTIONS_KEY: with_roles(options or IngestOptions(), inputs).to_json(),
+               DATA_FINGERPRINT_KEY: data_fingerprint},
         )
         # FileBasedExampleGen.__init__ hard-codes its own spec class; build ours and go
         # straight to the Beam component base, keeping FileBasedExampleGen as the type
