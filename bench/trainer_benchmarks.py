@@ -98,7 +98,7 @@ def input_benchmark(photos: Path, work: Path) -> list[str]:
     def our_rate() -> float:  # a fresh cache each time: decoding is part of the cost
         started = time.perf_counter()
         batches = input_pipeline.training_batches(
-            input_pipeline.decoded_images(files, transform), 32, augment=augment)
+            input_pipeline.decoded_images(files, transform).training, 32, augment=augment)
         count = sum(int(images.shape[0]) for _ in range(EPOCHS) for images, _ in batches)
         return count / (time.perf_counter() - started)
 
@@ -122,7 +122,7 @@ def side_by_side(title: str, kind: str, baseline: tuple, ours: tuple) -> list[st
 
 def resampling_benchmark(files: list[str], transform: tft.TFTransformOutput) -> list[str]:
     """The augmentation's resampling alone: TensorFlow's kernel vs the OpenCV warp it uses."""
-    cached = input_pipeline.decoded_images(files, transform)
+    cached = input_pipeline.decoded_images(files, transform).evaluation
     batches = cached.batch(32).map(lambda pixels, _: pixels).cache()
 
     def tensorflow_kernel(images: tf.Tensor) -> tf.Tensor:
@@ -152,7 +152,7 @@ def resampling_benchmark(files: list[str], transform: tft.TFTransformOutput) -> 
 
 def training_benchmark(work: Path) -> list[str]:
     files, transform = artifacts(work / "photos")
-    cached = input_pipeline.decoded_images(files, transform)
+    cached = input_pipeline.decoded_images(files, transform).evaluation
     pixels = np.stack([p.numpy() for p, _ in cached])
     labels = np.array([int(label) for _, label in cached])
     in_memory = pixels.astype(np.float32) / 255.0

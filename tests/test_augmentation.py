@@ -97,8 +97,9 @@ def test_images_are_decoded_once_up_front_and_served_from_memory(trainer_inputs,
     cached = input_pipeline.decoded_images(
         [str(copy / "*")], tft.TFTransformOutput(trainer_inputs["transform_output"]))
     shutil.rmtree(copy)  # every image must already be decoded and cached
-    count = input_pipeline.image_count(cached)
-    assert count > 100
-    first = _epoch(input_pipeline.evaluation_batches(cached, 32))
+    count = cached.count
+    assert count > 100 and cached.location == input_pipeline.MEMORY
+    first = _epoch(input_pipeline.evaluation_batches(cached.evaluation, 32))
     assert first.shape == (count, 64, 64, 3) and first.std() > 0.05
-    np.testing.assert_array_equal(_epoch(input_pipeline.evaluation_batches(cached, 32)), first)
+    np.testing.assert_array_equal(_epoch(input_pipeline.evaluation_batches(cached.evaluation, 32)),
+                                  first)

@@ -2,19 +2,33 @@
 
 Transform is run with materialize=False (float images on disk would be many times
 the JPEG bytes, tfx#2207), so the transform graph is applied here, once per run:
-each image is decoded and resized once, up front, cached in memory as uint8 at the
-target size, and every epoch reads the cache. Random augmentation (when a model asks for it) is
-applied to the cached pixels per epoch, on the training split only.
+each image is decoded and resized once, up front, cached as uint8 at the target size
+(in memory, or on local disk beyond the memory budget: decode_cache.py), and every epoch
+reads the cache. Random augmentation (when a model asks for it) is applied to the cached
+pixels per epoch, on the training split only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterator
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from components import features
+from components.trainer import decode_cache
+
+MEMORY = "memory"
+
+progress = logging.getLogger("visionpipe.progress")
 
 AUTOTUNE = tf.data.AUTOTUNE
 _DECODE_BATCH = 64
@@ -29,13 +43,55 @@ def _raw_spec(tf_transform_output: tft.TFTransformOutput) -> dict:
     return {key: raw[key] for key in (features.IMAGE_BYTES, features.LABEL)}
 
 
-def decoded_images(
-    file_patterns: list[str], tf_transform_output: tft.TFTransformOutput
-) -> tf.data.Dataset:
-    """(uint8 image [h, w, c], int64 label) for every Example, decoded now and cached in memory."""
+@dataclasses.dataclass(frozen=True)
+class DecodedImages:
+    """A split's decoded pixels, (uint8 image, int64 label), wherever they are kept."""
+
+    training: tf.data.Dataset  # in memory: the cache; on disk: the shards, reordered every epoch
+    evaluation: tf.data.Dataset  # in a fixed order
+    count: int
+    location: str  # MEMORY, or the scratch folder
+
+
+def split_files(file_patterns: list[str]) -> list[str]:
     files = sorted(f for pattern in file_patterns for f in tf.io.gfile.glob(pattern))
     if not files:
         raise FileNotFoundError(f"no TFRecord files match {file_patterns}")
+    return files
+
+
+def example_count(file_patterns: list[str]) -> int:
+    """How many Examples a split holds: from the ExampleGen's report beside the splits (its
+    folder is `<examples>/Split-<name>/`), else by counting the records."""
+    split_dir = os.path.dirname(file_patterns[0])
+    report = os.path.join(os.path.dirname(split_dir), features.QUARANTINE_REPORT_FILE)
+    name = os.path.basename(split_dir).removeprefix("Split-")
+    if tf.io.gfile.exists(report):
+        with tf.io.gfile.GFile(report) as f:
+            counts = json.load(f).get("examples_per_split", {})
+        if name in counts:
+            return int(counts[name])
+    records = tf.data.TFRecordDataset(split_files(file_patterns), compression_type="GZIP")
+    return int(records.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+
+
+def image_shape(tf_transform_output: tft.TFTransformOutput) -> tuple[int, int, int]:
+    """The transformed image's [height, width, channels]."""
+    spec = tf_transform_output.transformed_feature_spec()[features.IMAGE]
+    return tuple(int(d) for d in spec.shape)
+
+
+def pixel_bytes(count: int, shape: tuple[int, int, int]) -> int:
+    return int(count * np.prod(shape))
+
+
+def decoded_images(
+    file_patterns: list[str], tf_transform_output: tft.TFTransformOutput,
+    scratch: str | None = None, seed: int = 42,
+) -> DecodedImages:
+    """(uint8 image [h, w, c], int64 label) for every Example, decoded now and cached: in memory,
+    or with scratch, in shard files in that folder (decode_cache.py)."""
+    files = split_files(file_patterns)
     transform = tf_transform_output.transform_features_layer()
     spec = _raw_spec(tf_transform_output)
 
@@ -45,24 +101,55 @@ def decoded_images(
         pixels = tf.image.convert_image_dtype(transformed[features.IMAGE], tf.uint8, saturate=True)
         return pixels, tf.reshape(transformed[features.LABEL], [-1])
 
-    cached = (
+    decoded = (
         tf.data.TFRecordDataset(files, compression_type="GZIP", num_parallel_reads=AUTOTUNE)
         .batch(_DECODE_BATCH)
         .map(_transform, num_parallel_calls=AUTOTUNE)
         .unbatch()
-        .cache()
     )
+    if scratch is not None:
+        shape = image_shape(tf_transform_output)
+        expected = pixel_bytes(example_count(file_patterns), shape)
+        shards, count = decode_cache.write_shards(decoded, scratch, expected, seed)
+        return DecodedImages(decode_cache.read_shards(shards, shape, shuffle=True, seed=seed),
+                             decode_cache.read_shards(shards, shape, shuffle=False, seed=seed),
+                             count, scratch)
+    cached = decoded.cache()
     # Fill the cache now rather than inside the first training epoch: that epoch's iterator
     # would own the decoding pipeline, and tf.data's autotuner then holds up the iterator's
     # teardown by 0.4-0.6 s in about half the runs (measured on 2 cores, TF 2.16).
-    for _ in cached.batch(_FILL_BATCH):
-        pass
-    return cached
+    count = 0
+    for pixels, _ in cached.batch(_FILL_BATCH):
+        count += int(pixels.shape[0])
+    return DecodedImages(cached, cached, count, MEMORY)
 
 
-def image_count(cached: tf.data.Dataset) -> int:
-    """How many images a cached dataset holds (reads the in-memory cache, no decoding)."""
-    return int(cached.reduce(tf.constant(0, tf.int64), lambda count, _: count + 1))
+@contextlib.contextmanager
+def cached_splits(
+    splits: dict[str, list[str]], tf_transform_output: tft.TFTransformOutput,
+    cache_memory: str, cache_dir: str | None = None, seed: int = 42,
+    free_probe: Callable[[str], int] | None = None,
+) -> Iterator[dict[str, DecodedImages]]:
+    """{split: DecodedImages} for {split: file patterns}, each split's pixels in memory or on
+    local disk as the budget allows (decode_cache.plan: checked before anything is decoded);
+    the scratch folder is removed when the block ends, however it ends."""
+    shape = image_shape(tf_transform_output)
+    sizes = {name: pixel_bytes(example_count(patterns), shape) for name, patterns in splits.items()}
+    cache_plan = decode_cache.plan(sizes, cache_memory, cache_dir, free_probe)
+    for reason in cache_plan.reasons:
+        progress.info("decode cache: %s", reason)
+    try:
+        decoded = {}
+        for name, patterns in splits.items():
+            started = time.perf_counter()
+            decoded[name] = decoded_images(patterns, tf_transform_output,
+                                           scratch=cache_plan.folders[name], seed=seed)
+            progress.info("decoded %d %s images once (%.1f s), kept in %s", decoded[name].count,
+                          name, time.perf_counter() - started, decoded[name].location)
+        yield decoded
+    finally:
+        if cache_plan.scratch:
+            shutil.rmtree(cache_plan.scratch, ignore_errors=True)
 
 
 def to_float(pixels: tf.Tensor) -> tf.Tensor:

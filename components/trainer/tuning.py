@@ -23,6 +23,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
 from components import label_vocabulary
+from components.image_example_gen.layout import TRAIN, VALIDATION
 from components.image_spec import ImageSpec
 from components.trainer import input_pipeline
 from components.trainer.augmentation import augment_batch
@@ -52,6 +53,17 @@ class ImageClassifierTuner(base_tuner.BaseTuner):
         self._image = image
         self._num_classes = num_classes
 
+    def search(self, *fit_args, splits: dict[str, list[str]], transform_output: str,
+               **fit_kwargs):
+        """Decodes the splits once (input_pipeline.cached_splits) for all the trials, then
+        searches; a scratch folder on disk is removed when the search ends."""
+        config = self._config
+        with input_pipeline.cached_splits(splits, tft.TFTransformOutput(transform_output),
+                                          config.cache_memory, config.cache_dir,
+                                          seed=config.seed) as decoded:
+            return super().search(*fit_args, train_images=decoded[TRAIN].training,
+                                  eval_images=decoded[VALIDATION].evaluation, **fit_kwargs)
+
     def run_trial(self, trial, train_images, eval_images, steps_per_epoch=None, epochs=1):
         values = trial.hyperparameters.values
         config = self._config.replace(**{k: values[k] for k in TUNABLE if k in values})
@@ -72,7 +84,6 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     config = resolve_defaults(TrainingConfig.from_custom_config(fn_args.custom_config))
     tuning = (fn_args.custom_config or {}).get(TUNING_KEY, {})
     class_names = label_vocabulary.read(label_vocabulary.in_examples(fn_args.train_files))
-    tf_transform_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     kind = tuning.get("tuner", "random")
     oracle_class = (keras_tuner.oracles.BayesianOptimizationOracle if kind == "bayesian"
                     else keras_tuner.oracles.RandomSearchOracle)
@@ -90,8 +101,8 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     return TunerFnResult(
         tuner=tuner,
         fit_kwargs={
-            "train_images": input_pipeline.decoded_images(fn_args.train_files, tf_transform_output),
-            "eval_images": input_pipeline.decoded_images(fn_args.eval_files, tf_transform_output),
+            "splits": {TRAIN: fn_args.train_files, VALIDATION: fn_args.eval_files},
+            "transform_output": fn_args.transform_graph_path,
             "steps_per_epoch": config.steps_per_epoch or fn_args.train_steps or None,
             "epochs": int(tuning.get("epochs", max(1, config.epochs // 3))),
         },

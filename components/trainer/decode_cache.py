@@ -1,0 +1,217 @@
+"""Where the Trainer keeps the decoded pixels: in memory up to a budget, else on local disk.
+
+Decoding and resizing each image once per run, then augmenting the cached uint8 pixels
+every epoch, is what makes the training input fast; in memory, that cache grows with the
+data (100,000 images at 224 px are about 15 GB). Up to a budget (`--cache-memory`; by
+default half of the memory available to this process, a container's cgroup limit
+included) a split's pixels stay in memory; beyond it they go to a scratch folder on local
+disk, removed after the run.
+
+On disk: sharded TFRecord files of raw pixels (the image's bytes, then its label), each
+image written to a pseudo-random shard so every shard is a sample of the whole split,
+then each shard (a bounded size) permuted in memory and rewritten, so its records are
+in random order too (an external shuffle); every epoch reads the shards in a fresh
+random order, interleaved, into the shuffle buffer, so batches mix the whole split,
+not a window of the order the images were written in (a folder walk gives them class
+by class). Raw and uncompressed, so reading costs no decoding.
+Chosen over tf.data's `cache(filename)` (one file in write order: the shuffle buffer
+would only mix a window) and `snapshot` (compressed, its own layout).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+
+import numpy as np
+import psutil
+import tensorflow as tf
+
+AUTO = "auto"
+SHARD_BYTES = 128 * 1024 * 1024  # a shard of about this size; between 8 and 256 shards
+MIN_SHARDS, MAX_SHARDS = 8, 1024
+INTERLEAVE = 8  # shards read at once
+SCRATCH_MARGIN = 1.05  # a little room above the pixels' own size
+_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9,
+          "T": 1e12, "TB": 1e12, "KI": 1024, "KIB": 1024, "MI": 1024**2, "MIB": 1024**2,
+          "GI": 1024**3, "GIB": 1024**3}
+_LABEL_BYTES = 8
+
+
+class ScratchSpaceError(RuntimeError):
+    """The scratch disk cannot hold the decode cache; the message names folder, need and room."""
+
+
+def parse_size(text: str) -> int | None:
+    """'2GB', '512MB', '300KB', '1.5G', '0' -> bytes; 'auto' -> None; ValueError otherwise."""
+    text = str(text).strip()
+    if text.lower() == AUTO:
+        return None
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)", text)
+    if not match or match.group(2).upper() not in _UNITS:
+        raise ValueError(f"--cache-memory {text!r}: use a size such as 2GB, 512MB or 0, or auto")
+    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
+
+
+def _cgroup_room() -> int | None:
+    """Bytes the process's cgroup still allows (limit minus usage), when it has a limit."""
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as f:
+                limit = f.read().strip()
+            with open(usage_file) as f:
+                usage = int(f.read().strip())
+        except OSError:
+            continue
+        if limit.isdigit() and int(limit) < 1 << 60:  # "max" or a huge number: no limit
+            return max(0, int(limit) - usage)
+    return None
+
+
+def available_memory() -> tuple[int, str]:
+    """Bytes this process can still use, and where the figure comes from."""
+    system = psutil.virtual_memory().available
+    cgroup = _cgroup_room()
+    if cgroup is not None and cgroup < system:
+        return cgroup, "the container's memory limit"
+    return system, "this machine"
+
+
+def memory_budget(setting: str) -> tuple[int, str]:
+    """(bytes the decode cache may keep in memory, why): the setting, or half what is available."""
+    size = parse_size(setting)
+    if size is not None:
+        return size, f"--cache-memory {setting}"
+    room, source = available_memory()
+    return room // 2, f"half of the {_gb(room)} available to {source}"
+
+
+def free_bytes(folder: str) -> int:
+    """Free bytes on the filesystem holding folder."""
+    return shutil.disk_usage(folder).free
+
+
+def check_scratch(folder: str, needed: int,
+                  free_probe: Callable[[str], int] | None = None) -> None:
+    """ScratchSpaceError (one line) unless the folder's filesystem can hold needed bytes."""
+    os.makedirs(folder, exist_ok=True)
+    room = (free_probe or free_bytes)(folder)
+    if room < needed * SCRATCH_MARGIN:
+        raise ScratchSpaceError(
+            f"{folder}: the decode cache needs {needed:,} bytes ({_gb(needed)}) on disk, "
+            f"{room:,} bytes ({_gb(room)}) are free; give --cache-dir a larger disk or "
+            "--cache-memory more memory")
+
+
+@dataclasses.dataclass(frozen=True)
+class CachePlan:
+    """Where each split's pixels go (None: memory; else a folder), and why, for the console."""
+
+    folders: dict[str, str | None]
+    scratch: str | None  # the run's scratch folder, removed afterwards
+    reasons: list[str]
+
+
+def plan(split_bytes: dict[str, int], setting: str, cache_dir: str | None = None,
+         free_probe: Callable[[str], int] | None = None) -> CachePlan:
+    """In memory while the splits fit the budget (in order: training first); the rest on disk
+    in a new folder below cache_dir (default: the system's temporary folder), whose room
+    is checked now, before anything is decoded."""
+    budget, why = memory_budget(setting)
+    left, folders, reasons, on_disk = budget, {}, [], 0
+    for split, size in split_bytes.items():
+        if size <= left:
+            folders[split] = None
+            left -= size
+            reasons.append(f"{split}: {_gb(size)} of pixels in memory (budget {_gb(budget)}, {why})")
+        else:
+            folders[split] = split
+            on_disk += size
+    scratch = None
+    if on_disk:
+        root = cache_dir or tempfile.gettempdir()
+        os.makedirs(root, exist_ok=True)
+        scratch = tempfile.mkdtemp(prefix="visionpipe-decode-cache-", dir=root)
+        try:
+            check_scratch(scratch, on_disk, free_probe)
+        except ScratchSpaceError:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        for split, size in split_bytes.items():
+            if folders[split] is not None:
+                folders[split] = os.path.join(scratch, split)
+                os.makedirs(folders[split])
+                reasons.append(f"{split}: {_gb(size)} of pixels on disk in {folders[split]} "
+                               f"(over the memory budget of {_gb(budget)}, {why})")
+    return CachePlan(folders, scratch, reasons)
+
+
+def shard_count(total_bytes: int) -> int:
+    return int(min(MAX_SHARDS, max(MIN_SHARDS, math.ceil(total_bytes / SHARD_BYTES))))
+
+
+def write_shards(images: tf.data.Dataset, folder: str, total_bytes: int,
+                 seed: int) -> tuple[list[str], int]:
+    """Writes (uint8 image, int64 label) elements to shards in folder; returns the shard
+    files and how many images they hold.
+
+    Each image goes to a pseudo-random shard (seeded), so every shard samples the split;
+    then each shard's records are put in a random order (one shard in memory at a time).
+    """
+    count = shard_count(total_bytes)
+    paths = [os.path.join(folder, f"pixels-{i:05d}.tfrecord") for i in range(count)]
+    writers = [tf.io.TFRecordWriter(path) for path in paths]
+    rng = np.random.default_rng(seed)
+    written = 0
+    try:
+        for pixels, labels in images.batch(256).as_numpy_iterator():
+            labels = labels.astype("<i8")
+            written += len(labels)
+            for image, label, shard in zip(pixels, labels, rng.integers(0, count, len(labels)),
+                                           strict=True):
+                writers[shard].write(image.tobytes() + label.tobytes())
+    finally:
+        for writer in writers:
+            writer.close()
+    for path in paths:
+        _permute_records(path, rng)
+    return paths, written
+
+
+def _permute_records(path: str, rng: np.random.Generator) -> None:
+    records = list(tf.data.TFRecordDataset(path).as_numpy_iterator())
+    with tf.io.TFRecordWriter(path) as writer:
+        for index in rng.permutation(len(records)):
+            writer.write(records[index])
+
+
+def read_shards(paths: list[str], shape: tuple[int, int, int], shuffle: bool,
+                seed: int) -> tf.data.Dataset:
+    """(uint8 image, int64 label) from the shards: for training, the shards in a new random
+    order every epoch, interleaved; for evaluation, in order."""
+    files = tf.data.Dataset.from_tensor_slices(paths)
+    if shuffle:
+        files = files.shuffle(len(paths), seed=seed, reshuffle_each_iteration=True)
+    records = files.interleave(tf.data.TFRecordDataset, cycle_length=min(INTERLEAVE, len(paths)),
+                               block_length=1, num_parallel_calls=tf.data.AUTOTUNE,
+                               deterministic=True)
+    pixel_bytes = int(np.prod(shape))
+
+    def _decode(record: tf.Tensor):
+        raw = tf.io.decode_raw(record, tf.uint8)
+        image = tf.reshape(raw[:pixel_bytes], shape)
+        label = tf.bitcast(tf.reshape(raw[pixel_bytes:], [_LABEL_BYTES]), tf.int64)
+        return image, tf.reshape(label, [])
+
+    return records.map(_decode, num_parallel_calls=tf.data.AUTOTUNE)
+
+
+def _gb(count: int) -> str:
+    return f"{count / 1e9:.2f} GB" if count >= 1e8 else f"{count / 1e6:.1f} MB"
