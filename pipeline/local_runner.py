@@ -14,6 +14,7 @@ from typing import Any
 
 from tfx import v1 as tfx
 
+from components.trainer.models.imagenet_weights import WeightsUnavailable, check_weights
 from pipeline.config import PipelineConfig
 from pipeline.data_layout import DataError, inspect_data
 from pipeline.inspection import layout_lines
@@ -55,8 +56,9 @@ def _reason(error: BaseException) -> str:
 def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
     """Runs the whole pipeline locally and returns the summary (also written to summary.json)."""
     try:
+        check_weights(config.training, config.image)  # before anything runs: offline is one line
         layout = inspect_data(config)
-    except DataError as error:
+    except (DataError, WeightsUnavailable) as error:
         raise RunFailed(str(error)) from None
     check_writable(config.run_dir)  # <output>/<name>, beside <output>/serving
     for line in layout_lines(layout):

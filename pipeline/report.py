@@ -13,6 +13,7 @@ from typing import Any
 
 import tensorflow as tf
 
+from components.trainer.grad_cam import GRAD_CAM_PREFIX
 from components.trainer.insights import (
     CONFUSION_JSON,
     CONFUSION_PNG,
@@ -131,6 +132,10 @@ def render_report(run_dir: str) -> str:
     if MISTAKES_FILE in pictures:
         parts += ["<h2>Most confident mistakes</h2>",
                   f'<img src="{pictures[MISTAKES_FILE]}" alt="most confident mistakes">']
+    looked = sorted(name for name in pictures if name.startswith(GRAD_CAM_PREFIX))
+    if looked:
+        parts.append("<h2>Where the model looked (Grad-CAM, for the class it predicted)</h2>")
+        parts += [f'<img src="{pictures[name]}" alt="{_esc(name)}">' for name in looked]
     feature_maps = [name for name in pictures if name.startswith("feature_maps_")]
     if feature_maps:
         parts.append("<h2>The journey of an image through the convolutions</h2>")

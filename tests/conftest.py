@@ -27,9 +27,11 @@ def image_bytes(fmt: str = "JPEG", mode: str = "RGB", size=(40, 30), seed: int =
     return buffer.getvalue()
 
 
-def run_cli(*args: str, timeout: int = 900, cwd: Path = REPO) -> subprocess.CompletedProcess:
-    """Runs `visionpipe ARGS` as a user would, in a fresh Python process (in cwd)."""
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3"}
+def run_cli(*args: str, timeout: int = 900, cwd: Path = REPO,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    """Runs `visionpipe ARGS` as a user would, in a fresh Python process (in cwd), with env
+    added to the environment."""
+    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,

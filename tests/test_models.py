@@ -67,7 +67,7 @@ def test_dropout_comes_from_the_config():
 
 
 def test_the_modules_course_defaults_are_resolved_once_into_the_config():
-    transfer = resolve_defaults(TrainingConfig(model="transfer"))
+    transfer = resolve_defaults(TrainingConfig(model="transfer", recipe="course"))
     assert (transfer.learning_rate, transfer.dropout, transfer.augment) == (1e-4, 0.2, False)
     augmented = resolve_defaults(TrainingConfig(model="augmented", learning_rate=3e-3))
     assert (augmented.learning_rate, augmented.dropout, augmented.augment) == (3e-3, 0.5, True)

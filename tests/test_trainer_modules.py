@@ -33,13 +33,13 @@ MODULE_CONFIGS = {
 }
 
 
-def _mobilenet_weights_file(tmp_path) -> str:
+def _mobilenet_weights_file(tmp_path, size: int = 64) -> str:
     """A MobileNetV2 (alpha 0.35) no-top weights file written here, as a user's own file."""
     import tf_keras as keras
 
     base = keras.applications.MobileNetV2(alpha=0.35, include_top=False, weights=None,
-                                          input_shape=(64, 64, 3))
-    path = str(tmp_path / "mobilenet_v2_0.35_no_top.h5")
+                                          input_shape=(size, size, 3))
+    path = str(tmp_path / f"mobilenet_v2_0.35_{size}_no_top.h5")
     base.save_weights(path)
     return path
 

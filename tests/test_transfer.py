@@ -109,3 +109,48 @@ def test_each_base_applies_its_own_preprocess_input_in_the_graph(base):
     expected = BASES[base].preprocess_input(images * 255.0)
     np.testing.assert_allclose(PreprocessInput(base)(images).numpy(), np.asarray(expected),
                                rtol=1e-5, atol=1e-5)
+
+
+def test_offline_imagenet_weights_stop_the_run_in_one_line_before_it_starts(tmp_path):
+    """No Keras cache and no route to the weights server (a proxy nobody listens on): the run
+    stops at once, naming the two ways out, before any component ran."""
+    from conftest import run_cli
+
+    from pipeline.demo_data import make_demo_data
+
+    data = make_demo_data(tmp_path / "data", images_per_class=4, seed=0)
+    home = tmp_path / "home"
+    home.mkdir()
+    dead = "http://127.0.0.1:9"
+    result = run_cli("run", "--data", str(data), "--output", str(tmp_path / "runs"),
+                     "--model", "transfer", "--base", "mobilenet_v2", "--alpha", "0.35",
+                     "--image-size", "96", timeout=300,
+                     env={"HOME": str(home), "HTTPS_PROXY": dead, "https_proxy": dead})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    assert "--weights FILE" in lines[0] and "--weights none" in lines[0]
+    assert "mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_96_no_top.h5" in lines[0]
+    assert not (tmp_path / "runs" / "visionpipe" / "artifacts").exists()
+
+
+def test_cached_imagenet_weights_pass_the_check_without_the_network(tmp_path, monkeypatch):
+    from components.trainer.models.imagenet_weights import (
+        WeightsUnavailable,
+        check_weights,
+        weights_url,
+    )
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    config = _config(weights="imagenet")
+    offline = lambda url: False  # noqa: E731
+    with pytest.raises(WeightsUnavailable, match="--weights none"):
+        check_weights(config, IMAGE, probe=offline)
+    # MobileNetV2 has no 48 px weights: Keras fetches its 224 px file, and so does the check.
+    url = weights_url(config, IMAGE)
+    assert url.endswith("mobilenet_v2_weights_tf_dim_ordering_tf_kernels_0.35_224_no_top.h5")
+    cached = tmp_path / ".keras" / "models" / url.rsplit("/", 1)[1]
+    cached.parent.mkdir(parents=True)
+    cached.write_bytes(b"weights")
+    check_weights(config, IMAGE, probe=offline)  # found in the cache: no error
+    check_weights(_config(weights="none"), IMAGE, probe=offline)  # nothing to fetch

@@ -12,12 +12,20 @@ import dataclasses
 from typing import Any
 
 from components.settings import from_dict, setting
+from components.trainer.recipes import COURSE, DEFAULT, RECIPES
 
 TUNERS = ("random", "bayesian")  # `--tune` choices: KerasTuner's random search or Bayesian
 TUNABLE = ("learning_rate", "dropout", "batch_size")  # what the Tuner may set (see tuning.py)
 TRAINING, AUGMENTATION, TRANSFER = "training", "augmentation (training images only, fresh every " \
     "epoch)", "transfer learning (--model transfer)"
+INPUT = "training input (the decoded pixels, cached once per run)"
 _BOOL = argparse.BooleanOptionalAction
+
+
+def _by_recipe(text: str, attribute: str) -> str:
+    """Help text ending in what each recipe sets for attribute (read from RECIPES)."""
+    values = ", ".join(f"{name} {getattr(found, attribute)}" for name, found in RECIPES.items())
+    return f"{text} (default: the recipe's: {values})"
 
 
 def _trainer_modules() -> dict[str, str]:
@@ -68,14 +76,23 @@ class TrainingConfig:
     epochs: int = setting(15, "--epochs", "at most this many epochs (early stopping may end "
                           "sooner)", group=TRAINING, type=int)
     batch_size: int = setting(32, "--batch-size", group=TRAINING, type=int)
+    recipe: str = setting(
+        DEFAULT, "--recipe", f"{DEFAULT}: converges on real photos (Adam, rate cut on plateau, "
+        f"longer patience, two-phase transfer); {COURSE}: the course notebooks' exact settings "
+        "(components/trainer/recipes.py)", group=TRAINING, choices=lambda: sorted(RECIPES))
     learning_rate: float | None = setting(
-        None, "--learning-rate", "default: the module's course rate (1e-3; 1e-4 for augmented "
-        "and transfer)", group=TRAINING, type=float)
-    optimizer: str = setting("rmsprop", "--optimizer",
-                             "any tf-keras optimizer name (rmsprop, adam, sgd, ...)", group=TRAINING)
-    early_stopping_patience: int = setting(
-        3, "--patience", "early stopping: epochs without a better validation loss",
+        None, "--learning-rate", "default: the recipe's (course: the module's course rate, "
+        "1e-3, or 1e-4 for augmented and transfer)", group=TRAINING, type=float)
+    optimizer: str | None = setting(
+        None, "--optimizer", lambda: _by_recipe("any tf-keras optimizer name", "optimizer"),
+        group=TRAINING)
+    early_stopping_patience: int | None = setting(
+        None, "--patience", lambda: _by_recipe("early stopping: epochs without a better "
+                                               "validation loss", "patience"),
         group=TRAINING, type=int)
+    mixed_precision: str = setting(
+        "auto", "--mixed-precision", "float16 compute, float32 variables and outputs: auto (on "
+        "when a GPU is present), on, off", group=TRAINING, choices=("auto", "on", "off"))
     dropout: float | None = setting(None, "--dropout", "dropout rate of the model's head "
                                     "(default: the module's course value)", group=TRAINING,
                                     type=float)
@@ -95,21 +112,37 @@ class TrainingConfig:
                            group=TRANSFER)
     alpha: float = setting(1.0, "--alpha", "MobileNetV2 width multiplier (0.35, 0.5, 0.75, 1.0, "
                            "1.3 or 1.4)", group=TRANSFER, type=float)
-    fine_tune_layers: float = setting(
-        0, "--fine-tune-layers", "then unfreeze the top N layers of the base (or a fraction < 1)",
-        group=TRANSFER, type=float)
-    fine_tune_epochs: int = setting(0, "--fine-tune-epochs", group=TRANSFER, type=int)
+    fine_tune_layers: float | None = setting(
+        None, "--fine-tune-layers", lambda: _by_recipe(
+            "phase two: unfreeze the top N layers of a pretrained base, or a fraction < 1; 0: no "
+            "phase two", "fine_tune_layers"), group=TRANSFER, type=float)
+    fine_tune_epochs: int | None = setting(
+        None, "--fine-tune-epochs", lambda: _by_recipe("phase two's epochs", "fine_tune_epochs"),
+        group=TRANSFER, type=int)
     fine_tune_learning_rate: float = setting(1e-5, "--fine-tune-learning-rate", group=TRANSFER,
                                              type=float)
+    cache_memory: str = setting(
+        "auto", "--cache-memory", "decoded pixels kept in memory: a size (2GB, 512MB; 0: all on "
+        "disk) or auto, half the memory available (a container's limit included); the rest "
+        "goes to local disk", group=INPUT)
+    cache_dir: str | None = setting(
+        None, "--cache-dir", "local disk folder for the pixels beyond --cache-memory, removed "
+        "after the run (default: the system's temporary folder; on Kubeflow the Trainer's "
+        "scratch volume)", group=INPUT)
     distribution: str = "default"  # default | mirrored (all local GPUs) | multi_worker_mirrored
     seed: int = 42
 
     def __post_init__(self) -> None:
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"--dropout must be in [0, 1), got {self.dropout}")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"--recipe {self.recipe!r}: choose one of {sorted(RECIPES)}")
         for name, flag in (("epochs", "--epochs"), ("batch_size", "--batch-size")):
             if getattr(self, name) < 1:
                 raise ValueError(f"{flag} must be at least 1")
+        from components.trainer.decode_cache import parse_size  # imports TensorFlow: when used
+
+        parse_size(self.cache_memory)
 
     def to_custom_config(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -4,7 +4,9 @@
 - feature_maps_<class>.png: one eval image per class through every conv and pooling
   layer (the course's intermediate-outputs model), a row of channels per layer;
 - confusion_matrix.png / .json: counts and per-class precision and recall on the eval split;
-- most_confident_mistakes.png: the eval images the model got wrong with the highest confidence.
+- most_confident_mistakes.png: the eval images the model got wrong with the highest confidence;
+- grad_cam_<class>.png: where the model looked (grad_cam.py) in a few eval images of each
+  class, correct and mistaken, for the class it predicted.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 import tf_keras as keras  # noqa: E402
+
+from components.trainer import grad_cam  # noqa: E402
 
 INSIGHTS_DIR = "insights"
 CURVES_FILE = "training_curves.png"
@@ -160,6 +164,26 @@ def mistakes_grid(images: list[np.ndarray], captions: list[str], path: str) -> s
     return _save(figure, path)
 
 
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
+
+
+def grad_cam_figure(model: keras.Model, shown: list[tuple[np.ndarray, int, int, float]],
+                    class_names: list[str], title: str, path: str) -> str:
+    """Grad-CAM overlays of (uint8 image, true id, predicted id, confidence), for the predicted class."""
+    images = np.stack([image for image, *_ in shown]).astype(np.float32) / 255.0
+    heat = grad_cam.heatmaps(model, images, np.array([guess for _, _, guess, _ in shown]))
+    figure, axes = plt.subplots(1, len(shown), figsize=(2.4 * len(shown), 2.8), squeeze=False)
+    for axis, image, found, (_, true, guess, p) in zip(axes[0], images, heat, shown, strict=True):
+        axis.imshow(grad_cam.overlay(image, found))
+        axis.set_title(f"{'correct' if true == guess else 'mistaken'}: {class_names[guess]} "
+                       f"({p:.2f})", fontsize=8, color="black" if true == guess else "red")
+        axis.set_xticks([])
+        axis.set_yticks([])
+    figure.suptitle(title)
+    return _save(figure, path)
+
+
 def write_insights(model: keras.Model, history: dict[str, list[float]], eval_images: tf.data.Dataset,
                    class_names: list[str], probabilities_of, output_dir: str) -> dict[str, Any]:
     """Writes every picture into output_dir; returns {name: path} plus the confusion figures.
@@ -170,6 +194,7 @@ def write_insights(model: keras.Model, history: dict[str, list[float]], eval_ima
     tf.io.gfile.makedirs(output_dir)
     written: dict[str, Any] = {"curves": training_curves(history, os.path.join(output_dir, CURVES_FILE))}
     labels, predicted, confidence, samples = [], [], [], {}
+    looked: dict[int, dict[bool, list]] = {}  # true class -> correct? -> Grad-CAM samples
     mistakes: list[tuple[float, np.ndarray, str]] = []
     for pixels, label in eval_images.batch(256):
         images = tf.image.convert_image_dtype(pixels, tf.float32)
@@ -178,6 +203,9 @@ def write_insights(model: keras.Model, history: dict[str, list[float]], eval_ima
         for image, true, guess, p in zip(pixels.numpy(), label.numpy(), batch_predicted,
                                          probabilities, strict=False):
             samples.setdefault(int(true), image)
+            kept = looked.setdefault(int(true), {True: [], False: []})[bool(guess == true)]
+            if len(kept) < grad_cam.PER_CLASS:
+                kept.append((image, int(true), int(guess), float(p[guess])))
             if guess != true:
                 mistakes.append((float(p[guess]), image,
                                  f"{class_names[true]} -> {class_names[guess]} ({p[guess]:.2f})"))
@@ -195,8 +223,14 @@ def write_insights(model: keras.Model, history: dict[str, list[float]], eval_ima
     written["feature_maps"] = {}
     for label_id, image in sorted(samples.items()):
         name = class_names[label_id]
-        safe = "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
         written["feature_maps"][name] = feature_maps(
             model, image.astype(np.float32) / 255.0, f"feature maps: a '{name}' eval image",
-            os.path.join(output_dir, f"feature_maps_{safe}.png"))
+            os.path.join(output_dir, f"feature_maps_{_safe(name)}.png"))
+    written["grad_cam"] = {}
+    for label_id, kinds in sorted(looked.items()):
+        name = class_names[label_id]
+        written["grad_cam"][name] = grad_cam_figure(
+            model, kinds[True] + kinds[False], class_names,
+            f"where the model looked: '{name}' eval images",
+            os.path.join(output_dir, f"{grad_cam.GRAD_CAM_PREFIX}{_safe(name)}.png"))
     return written

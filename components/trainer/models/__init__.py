@@ -2,8 +2,8 @@
 
 Each module has `build(config, image, num_classes) -> compiled keras.Model`; its entry
 here gives its course defaults (learning rate, dropout, augmentation) and how it
-fine-tunes, if it can. `resolve_defaults` fills those defaults into the config once;
-builders only ever see a resolved config.
+fine-tunes, if it can. `resolve_defaults` fills those defaults, and the recipe's
+(recipes.py), into the config once; builders only ever see a resolved config.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import tf_keras as keras
 from components.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import augmented, multiclass, scratch, transfer
+from components.trainer.recipes import recipe
 
 ModelBuilder = Callable[[TrainingConfig, ImageSpec, int], keras.Model]
 FineTuner = Callable[[keras.Model, TrainingConfig, int], keras.Model]
@@ -31,6 +32,10 @@ class TrainerModule:
     dropout: float = 0.0  # the course's dropout before the head (0: none)
     augment_by_default: bool = False
     fine_tune: FineTuner | None = None
+    pretrained: Callable[[TrainingConfig], bool] = lambda config: False  # has trained weights
+    # (features, head) of a built model whose features are frozen: phase one may then
+    # train the head on features computed once (the course's "bottleneck features").
+    split_frozen: Callable[[keras.Model], tuple[keras.Model, keras.Model]] | None = None
 
 
 MODELS: dict[str, TrainerModule] = {
@@ -41,7 +46,8 @@ MODELS: dict[str, TrainerModule] = {
     "transfer": TrainerModule(
         transfer.build, "course week 3: pretrained base (InceptionV3 mixed7, MobileNetV2, "
         "EfficientNetB0), frozen, new head, optional fine-tuning",
-        learning_rate=1e-4, dropout=transfer.DROPOUT, fine_tune=transfer.fine_tune),
+        learning_rate=1e-4, dropout=transfer.DROPOUT, fine_tune=transfer.fine_tune,
+        pretrained=transfer.is_pretrained, split_frozen=transfer.split_at_base),
     "multiclass": TrainerModule(
         multiclass.build, "course week 4: Rock-Paper-Scissors CNN, softmax over N classes",
         dropout=multiclass.DROPOUT, augment_by_default=True),
@@ -56,17 +62,31 @@ def trainer_module(name: str) -> TrainerModule:
 
 
 def resolve_defaults(config: TrainingConfig) -> TrainingConfig:
-    """The config with every "the module's value" (None) replaced by the module's course value."""
+    """The config with every unset value (None) replaced: the module's course value for its
+    architecture (dropout, augmentation), the recipe's for how it trains."""
     module = trainer_module(config.model)
+    chosen = recipe(config.recipe)
+    # Phase two exists only where there is something pretrained to fine-tune.
+    tunable = module.fine_tune is not None and module.pretrained(config)
+
+    def unset(value, default):
+        return default if value is None else value
+
     return config.replace(
-        learning_rate=module.learning_rate if config.learning_rate is None else config.learning_rate,
-        dropout=module.dropout if config.dropout is None else config.dropout,
-        augment=module.augment_by_default if config.augment is None else config.augment,
+        learning_rate=unset(config.learning_rate, chosen.learning_rate or module.learning_rate),
+        optimizer=unset(config.optimizer, chosen.optimizer),
+        early_stopping_patience=unset(config.early_stopping_patience, chosen.patience),
+        dropout=unset(config.dropout, module.dropout),
+        augment=unset(config.augment, module.augment_by_default),
+        fine_tune_layers=unset(config.fine_tune_layers, chosen.fine_tune_layers if tunable else 0),
+        fine_tune_epochs=unset(config.fine_tune_epochs, chosen.fine_tune_epochs if tunable else 0),
     )
 
 
 def is_resolved(config: TrainingConfig) -> bool:
-    return None not in (config.learning_rate, config.dropout, config.augment)
+    return None not in (config.learning_rate, config.dropout, config.augment, config.optimizer,
+                        config.early_stopping_patience, config.fine_tune_layers,
+                        config.fine_tune_epochs)
 
 
 def build_model(config: TrainingConfig, image: ImageSpec, num_classes: int) -> keras.Model:

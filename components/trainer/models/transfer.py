@@ -22,7 +22,7 @@ import tf_keras as keras
 
 from components.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
-from components.trainer.models.classifier import compile_classifier, output_layer
+from components.trainer.models.classifier import compile_classifier, output_layer, split_after
 
 BASE_LAYER = "base"
 
@@ -52,6 +52,11 @@ BASES: dict[str, Base] = {
 }
 MOBILENET_V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 DROPOUT = 0.2
+
+
+def is_pretrained(config: TrainingConfig) -> bool:
+    """Whether the base starts from trained weights (imagenet or a file), not at random."""
+    return config.weights.lower() != "none"
 
 
 def _application_kwargs(name: str, config: TrainingConfig, image: ImageSpec) -> dict:
@@ -160,3 +165,10 @@ def fine_tune(model: keras.Model, config: TrainingConfig, num_classes: int) -> k
         top = index >= len(base.layers) - count
         layer.trainable = top and not isinstance(layer, keras.layers.BatchNormalization)
     return compile_classifier(model, config, num_classes, learning_rate=config.fine_tune_learning_rate)
+
+
+def split_at_base(model: keras.Model) -> tuple[keras.Model, keras.Model]:
+    """(features, head) of a model from build(): the input through the frozen base, and the
+    layers after it. The head shares its layers with model: training the head on
+    precomputed features trains model's head."""
+    return split_after(model, [layer.name for layer in model.layers].index(BASE_LAYER))

@@ -1,0 +1,183 @@
+"""How a model is trained: one phase end to end, or transfer's two phases (recipes.py).
+
+Phase one trains the new head. With a frozen base and no augmentation in that phase it
+runs on the base's features computed once per run (the course's "bottleneck
+features": one pass of the base over the images instead of one per epoch), when
+they fit in the memory budget; otherwise end to end with the base frozen. Phase two
+unfreezes the top of the base (batch norm stays in inference mode) at a small rate
+on the (augmented, when asked) images, and the better phase by validation accuracy
+is kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import tensorflow as tf
+import tf_keras as keras
+
+from components.trainer import decode_cache, input_pipeline
+from components.trainer.hparams import TrainingConfig
+from components.trainer.models import trainer_module
+from components.trainer.models.classifier import compile_classifier
+from components.trainer.recipes import recipe
+
+progress = logging.getLogger("visionpipe.progress")
+
+MIXED_POLICY = "mixed_float16"
+
+
+class EpochLogger(keras.callbacks.Callback):
+    """One progress line per epoch: the losses and accuracies, training and validation."""
+
+    def __init__(self, epochs: int, phase: str = ""):
+        super().__init__()
+        self._epochs = epochs
+        self._phase = phase
+
+    def on_epoch_end(self, epoch, logs=None):
+        shown = " ".join(f"{k}={v:.4g}" for k, v in sorted((logs or {}).items()))
+        progress.info("%sepoch %d/%d %s", self._phase, epoch + 1, self._epochs, shown)
+
+
+def callbacks(config: TrainingConfig, log_dir: str, epochs: int,
+              phase: str = "") -> list[keras.callbacks.Callback]:
+    """Early stopping (best weights restored), the recipe's plateau schedule, TensorBoard, logs."""
+    found = [keras.callbacks.EarlyStopping(monitor="val_loss",
+                                           patience=config.early_stopping_patience,
+                                           restore_best_weights=True)]
+    chosen = recipe(config.recipe)
+    if chosen.plateau_factor:
+        found.append(keras.callbacks.ReduceLROnPlateau(
+            monitor="val_loss", factor=chosen.plateau_factor, patience=chosen.plateau_patience,
+            min_lr=1e-6, verbose=0))
+    return found + [keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
+                    EpochLogger(epochs, phase)]
+
+
+def uses_mixed_precision(setting: str) -> bool:
+    """--mixed-precision: on, off, or auto (on exactly when TensorFlow sees a GPU)."""
+    return setting == "on" or (setting == "auto" and bool(tf.config.list_physical_devices("GPU")))
+
+
+@contextlib.contextmanager
+def precision_policy(setting: str) -> Iterator[bool]:
+    """Builds and trains inside under float16 compute (float32 variables and outputs) when
+    the setting asks; the process's previous global policy is restored afterwards."""
+    previous = keras.mixed_precision.global_policy()
+    mixed = uses_mixed_precision(setting)
+    if mixed:
+        keras.mixed_precision.set_global_policy(MIXED_POLICY)
+        progress.info("mixed precision: float16 compute, float32 variables and outputs")
+    try:
+        yield mixed
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+
+
+@dataclasses.dataclass
+class Batches:
+    """A split's images as the model sees them, and their decoded form (for features)."""
+
+    training: tf.data.Dataset  # shuffled, augmented when asked
+    evaluation: tf.data.Dataset  # fixed order, never augmented
+    decoded: input_pipeline.DecodedImages
+
+
+History = dict[str, list[float]]
+
+
+def _merge(first: History, second: History) -> History:
+    return {k: list(first.get(k, [])) + list(second.get(k, [])) for k in set(first) | set(second)}
+
+
+def _features(features: keras.Model, images: tf.data.Dataset,
+              batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(features, labels) of decoded images, in their fixed order, one pass of the base."""
+    rows, labels = [], []
+    for batch, label in input_pipeline.evaluation_batches(images, batch_size):
+        rows.append(features(batch, training=False).numpy().astype(np.float32))
+        labels.append(label.numpy())
+    return np.concatenate(rows), np.concatenate(labels)
+
+
+def _feature_bytes(features: keras.Model, count: int) -> int:
+    return int(np.prod(features.output.shape[1:])) * 4 * count
+
+
+def _head_on_features(model: keras.Model, split: Callable, train: Batches, evaluation: Batches,
+                      config: TrainingConfig, num_classes: int, log_dir: str) -> History | None:
+    """Phase one on bottleneck features; None when they do not fit the memory budget."""
+    features, head = split(model)
+    needed = _feature_bytes(features, train.decoded.count + evaluation.decoded.count)
+    budget, why = decode_cache.memory_budget(config.cache_memory)
+    if needed > budget:
+        progress.info("phase one end to end: the base's features (%.1f GB) exceed the memory "
+                      "budget (%s)", needed / 1e9, why)
+        return None
+    started = time.perf_counter()
+    train_x, train_y = _features(features, train.decoded.evaluation, config.batch_size)
+    eval_x, eval_y = _features(features, evaluation.decoded.evaluation, config.batch_size)
+    progress.info("phase one: the frozen base's features of %d images computed once (%.1f s, "
+                  "%.0f MB); training the head on them", len(train_x) + len(eval_x),
+                  time.perf_counter() - started, needed / 1e6)
+    shuffled = (tf.data.Dataset.from_tensor_slices((train_x, train_y))
+                .shuffle(len(train_x), seed=config.seed, reshuffle_each_iteration=True)
+                .batch(config.batch_size))
+    validation = tf.data.Dataset.from_tensor_slices((eval_x, eval_y)).batch(config.batch_size)
+    compile_classifier(head, config, num_classes)
+    return head.fit(shuffled, validation_data=validation, epochs=config.epochs, verbose=0,
+                    callbacks=callbacks(config, log_dir, config.epochs, "head ")).history
+
+
+def _end_to_end(model: keras.Model, train: Batches, evaluation: Batches, config: TrainingConfig,
+                log_dir: str, epochs: int, initial_epoch: int = 0, phase: str = "",
+                steps_per_epoch: int | None = None) -> History:
+    return model.fit(train.training, validation_data=evaluation.evaluation, epochs=epochs,
+                     initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch, verbose=0,
+                     callbacks=callbacks(config, log_dir, epochs, phase)).history
+
+
+def _validation_score(model: keras.Model, evaluation: Batches) -> tuple[float, float]:
+    """(accuracy, -loss) on the validation split: larger is better, accuracy first."""
+    loss, accuracy = model.evaluate(evaluation.evaluation, verbose=0)
+    return float(accuracy), -float(loss)
+
+
+def train(model: keras.Model, config: TrainingConfig, num_classes: int, train: Batches,
+          evaluation: Batches, log_dir: str, steps_per_epoch: int | None = None) -> History:
+    """Trains model in place as the resolved config's recipe says; returns the history."""
+    module = trainer_module(config.model)
+    history: History | None = None
+    if module.split_frozen is not None and recipe(config.recipe).bottleneck:
+        history = _head_on_features(model, module.split_frozen, train, evaluation, config,
+                                    num_classes, log_dir)
+    if history is None:
+        history = _end_to_end(model, train, evaluation, config, log_dir, config.epochs,
+                              steps_per_epoch=steps_per_epoch)
+    if module.fine_tune is None or not (config.fine_tune_epochs and config.fine_tune_layers):
+        return history
+    phase_one = _validation_score(model, evaluation)
+    kept = [(variable, variable.numpy()) for variable in model.weights]
+    done = len(history.get("loss", []))
+    model = module.fine_tune(model, config, num_classes)
+    progress.info("phase two: fine-tuning the top of the base for up to %d epochs at learning "
+                  "rate %g", config.fine_tune_epochs, config.fine_tune_learning_rate)
+    history = _merge(history, _end_to_end(
+        model, train, evaluation, config, log_dir, done + config.fine_tune_epochs,
+        initial_epoch=done, phase="fine-tune ", steps_per_epoch=steps_per_epoch))
+    phase_two = _validation_score(model, evaluation)
+    if phase_two < phase_one:
+        for variable, value in kept:
+            variable.assign(value)
+        progress.info("kept phase one: validation accuracy %.4f after fine-tuning vs %.4f "
+                      "before", phase_two[0], phase_one[0])
+    else:
+        progress.info("kept phase two: validation accuracy %.4f (phase one %.4f)", phase_two[0],
+                      phase_one[0])
+    return history

@@ -1,0 +1,154 @@
+"""Recipes: the default that converges and the course's exact one; transfer in two phases on
+bottleneck features; mixed precision that exports the same float32 model; Grad-CAM."""
+
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+from conftest import fn_args
+from PIL import Image
+from test_trainer_modules import QUICK, _mobilenet_weights_file
+
+from components import label_vocabulary
+from components.image_spec import ImageSpec
+from components.trainer import fitting, grad_cam, input_pipeline
+from components.trainer.hparams import TrainingConfig
+from components.trainer.insights import INSIGHTS_DIR
+from components.trainer.models import build_model, resolve_defaults
+from components.trainer.models.classifier import class_probabilities
+from components.trainer.models.transfer import BASE_LAYER, layers_to_unfreeze
+from components.trainer.recipes import RECIPES
+from components.trainer.run_fn import run_fn
+from components.trainer.signatures import export_serving_model
+from pipeline.demo_data import CLASSES
+
+IMAGE = ImageSpec.square(48)
+
+
+def test_each_recipe_fills_what_the_user_left_unset():
+    default = resolve_defaults(TrainingConfig(model="augmented"))
+    assert (default.optimizer, default.learning_rate, default.early_stopping_patience) == (
+        "adam", 1e-3, RECIPES["default"].patience)
+    course = resolve_defaults(TrainingConfig(model="augmented", recipe="course"))
+    assert (course.optimizer, course.learning_rate, course.early_stopping_patience) == (
+        "rmsprop", 1e-4, 3)  # the course notebook's week-2 settings
+    assert resolve_defaults(TrainingConfig(model="scratch", recipe="course")).learning_rate == 1e-3
+    mine = resolve_defaults(TrainingConfig(model="augmented", learning_rate=3e-3, optimizer="sgd",
+                                           early_stopping_patience=9))
+    assert (mine.optimizer, mine.learning_rate, mine.early_stopping_patience) == ("sgd", 3e-3, 9)
+    # Two phases by default only where a base has pretrained weights; 0 switches phase two off.
+    pretrained = resolve_defaults(TrainingConfig(model="transfer", weights="imagenet"))
+    assert (pretrained.fine_tune_layers, pretrained.fine_tune_epochs) == (
+        RECIPES["default"].fine_tune_layers, RECIPES["default"].fine_tune_epochs)
+    assert pretrained.fine_tune_epochs > 0 and pretrained.fine_tune_layers > 0
+    assert resolve_defaults(TrainingConfig(model="transfer", weights="none")).fine_tune_epochs == 0
+    off = resolve_defaults(TrainingConfig(model="transfer", fine_tune_layers=0))
+    assert off.fine_tune_layers == 0
+    assert resolve_defaults(TrainingConfig(model="transfer", recipe="course")).fine_tune_epochs == 0
+    with pytest.raises(ValueError, match="--recipe"):
+        TrainingConfig(recipe="grandma")
+
+
+def _decoded(count: int, seed: int) -> input_pipeline.DecodedImages:
+    """Tiny two-class uint8 images (dark vs bright squares), as the decode cache gives them."""
+    rng = np.random.default_rng(seed)
+    labels = np.arange(count) % 2
+    pixels = rng.integers(0, 90, (count, 48, 48, 3)).astype(np.uint8)
+    pixels[labels == 1, 12:36, 12:36] += 150
+    dataset = tf.data.Dataset.from_tensor_slices((pixels, labels.astype(np.int64)))
+    return input_pipeline.DecodedImages(dataset, dataset, count, input_pipeline.MEMORY)
+
+
+def _batches(decoded, batch_size: int) -> fitting.Batches:
+    return fitting.Batches(input_pipeline.training_batches(decoded.training, batch_size),
+                           input_pipeline.evaluation_batches(decoded.evaluation, batch_size),
+                           decoded)
+
+
+def test_two_phases_train_the_head_on_features_then_unfreeze_the_top(tmp_path, caplog):
+    weights = _mobilenet_weights_file(tmp_path, size=48)
+    config = resolve_defaults(TrainingConfig(
+        model="transfer", base="mobilenet_v2", alpha=0.35, weights=weights, epochs=2,
+        fine_tune_layers=12, fine_tune_epochs=1, batch_size=8))
+    model = build_model(config, IMAGE, 2)
+    base = model.get_layer(BASE_LAYER)
+    frozen_before = [w.numpy().copy() for w in base.weights]
+    head_before = model.get_layer("output").kernel.numpy().copy()
+    caplog.set_level("INFO", logger="visionpipe.progress")
+    history = fitting.train(model, config, 2, _batches(_decoded(32, 0), 8),
+                            _batches(_decoded(16, 1), 8), str(tmp_path / "logs"))
+
+    assert len(history["loss"]) == 3  # 2 head epochs on features + 1 fine-tuning epoch
+    assert "lr" in history  # the default recipe's plateau schedule ran
+    assert "features of 48 images computed once" in caplog.text
+    assert not np.allclose(head_before, model.get_layer("output").kernel.numpy())
+    count = layers_to_unfreeze(base, 12)
+    top, bottom = base.layers[-count:], base.layers[:-count]
+    assert all(not layer.trainable for layer in bottom)
+    assert {layer.name for layer in top if layer.trainable} == {
+        layer.name for layer in top if not isinstance(layer, keras.layers.BatchNormalization)}
+    bottom_names = {w.name for layer in bottom for w in layer.weights}
+    for before, weight in zip(frozen_before, base.weights, strict=True):
+        if weight.name in bottom_names or "moving_" in weight.name:  # batch norm: inference mode
+            np.testing.assert_array_equal(before, weight.numpy())
+
+
+def test_mixed_precision_two_phase_transfer_exports_the_same_float32_scores(trainer_inputs,
+                                                                           tmp_path):
+    """float16 compute forced on this CPU, two phases: the export takes raw Examples and
+    returns float32 probabilities equal to the trained model's in memory."""
+    transform = tft.TFTransformOutput(trainer_inputs["transform_output"])
+    class_names = label_vocabulary.read(label_vocabulary.in_examples(trainer_inputs["train_files"]))
+    config = resolve_defaults(TrainingConfig(
+        model="transfer", base="mobilenet_v2", alpha=0.35, weights=_mobilenet_weights_file(tmp_path),
+        epochs=2, fine_tune_layers=10, fine_tune_epochs=1, batch_size=16, mixed_precision="on"))
+    train = input_pipeline.decoded_images(trainer_inputs["train_files"], transform)
+    evaluation = input_pipeline.decoded_images(trainer_inputs["eval_files"], transform)
+    with fitting.precision_policy(config.mixed_precision) as mixed:
+        assert mixed and keras.mixed_precision.global_policy().name == "mixed_float16"
+        model = build_model(config, ImageSpec.square(64), len(class_names))
+        history = fitting.train(model, config, len(class_names), _batches(train, 16),
+                                _batches(evaluation, 16), str(tmp_path / "logs"))
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    assert len(history["loss"]) == 3
+    convolutions = [layer for layer in model.get_layer(BASE_LAYER).layers
+                    if isinstance(layer, keras.layers.Conv2D)]
+    assert convolutions[0].compute_dtype == "float16" and convolutions[0].dtype == "float32"
+
+    export_serving_model(model, transform, class_names, str(tmp_path / "export"))
+    served = tf.saved_model.load(str(tmp_path / "export"))
+    files = input_pipeline.split_files(trainer_inputs["eval_files"])
+    records = tf.data.TFRecordDataset(files, compression_type="GZIP",
+                                      num_parallel_reads=tf.data.AUTOTUNE).take(8)
+    out = served.signatures["serving_examples"](examples=tf.stack(list(records)))
+    assert out["probabilities"].dtype == tf.float32
+    pixels = np.stack([p for p, _ in evaluation.evaluation.take(8)]).astype(np.float32) / 255.0
+    expected = class_probabilities(model(pixels, training=False), len(class_names))
+    np.testing.assert_allclose(out["probabilities"].numpy(), expected.numpy(), atol=1e-2)
+
+
+@pytest.mark.parametrize("name", ["scratch", "transfer"])
+def test_grad_cam_heat_is_where_the_evidence_is_and_differs_between_images(name, tmp_path):
+    extra = {"base": "mobilenet_v2", "alpha": 0.35, "weights": "none"} if name == "transfer" else {}
+    config = resolve_defaults(TrainingConfig(model=name, batch_size=8, **extra))
+    model = build_model(config, IMAGE, 2)
+    decoded = _decoded(24, 2)
+    model.fit(_batches(decoded, 8).training, epochs=2, verbose=0)
+    images = np.stack([p for p, _ in decoded.evaluation.take(4)]).astype(np.float32) / 255.0
+    heat = grad_cam.heatmaps(model, images, np.array([0, 1, 0, 1]))
+    assert heat.shape == (4, 48, 48) and heat.min() >= 0 and heat.max() <= 1
+    assert not np.allclose(heat[0], heat[1])  # not one picture for every image
+    assert any(h.std() > 0 for h in heat)  # not blank
+
+
+def test_the_report_pictures_include_grad_cam_for_each_class(trainer_inputs, tmp_path):
+    run_fn(fn_args(trainer_inputs, tmp_path, {**QUICK, "model": "scratch"}))
+    insights = tmp_path / "model_run" / INSIGHTS_DIR
+    pictures = []
+    for shape in CLASSES:
+        with Image.open(insights / f"{grad_cam.GRAD_CAM_PREFIX}{shape}.png") as picture:
+            assert picture.format == "PNG"
+            pictures.append(np.asarray(picture.convert("RGB"), np.float32))
+    assert pictures[0].std() > 10  # not a blank page
