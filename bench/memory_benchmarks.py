@@ -30,6 +30,7 @@ import numpy as np
 
 from bench.common import REPO, finish, report_option
 from bench.run_benchmarks import photo_sized
+from components import label_vocabulary
 
 SIZE = "150"
 REPEATS = 3
@@ -97,6 +98,9 @@ def repeated_split(examples: Path, split: str, count: int, target: Path) -> str:
         tf.io.gfile.glob(str(examples / f"Split-{split}" / "*")), compression_type="GZIP")]
     folder = target / f"Split-{split}"
     folder.mkdir(parents=True)
+    vocabulary = examples / label_vocabulary.FILE_NAME  # run_fn reads the classes beside the splits
+    if not (target / vocabulary.name).exists():
+        shutil.copy(vocabulary, target / vocabulary.name)
     shards = max(1, count // 5000)
     writers = [tf.io.TFRecordWriter(str(folder / f"data-{i:05d}.gz"),
                                     options=tf.io.TFRecordOptions(compression_type="GZIP"))

@@ -1,6 +1,7 @@
 """Recipes (issue 16): `--recipe course` vs the default, each module, on real photos; one run.
 
     python -m bench.recipe_benchmarks --report FILE [--only caltech101_18] [--skip-ablation]
+        [--skip-probe] [--ablation-data rps_28px]
 
 1. For every module on ../shared/data/caltech101_18 (train/ -> test/; CNNs at 150 px,
    transfer with the real MobileNetV2 0.35 ImageNet weights at 224 px) and on rps_28px:
@@ -9,7 +10,8 @@
    between the two, so the Trainers are compared on identical inputs).
 2. The floor a trained head must reach: a logistic regression on the frozen base's pooled
    features (all of train/ -> test/).
-3. The default recipe built one change at a time from the course's, on the augmented CNN.
+3. The default recipe built one change at a time from the course's, on the augmented CNN
+   (--ablation-data: caltech101_18 by default; rps_28px is the quick one).
 """
 
 import argparse
@@ -75,7 +77,7 @@ def _cell(result: dict) -> str:
     return f"{result['accuracy']:.4f} | {result['epochs']} | {result['trainer']:.0f}"
 
 
-def recipes_table(work: Path, only: str | None) -> list[str]:
+def recipes_table(work: Path, only: str | None, modules: tuple[str, ...]) -> list[str]:
     lines = [f"### `--recipe course` vs the default (test split; at most {EPOCHS} epochs)", "",
              "| data | module | course: test accuracy | epochs | Trainer s | default: test "
              "accuracy | epochs | Trainer s | Trainer time default/course |",
@@ -83,7 +85,7 @@ def recipes_table(work: Path, only: str | None) -> list[str]:
     for data_name, (data, size) in DATASETS.items():
         if only and data_name != only:
             continue
-        for module in MODULES:
+        for module in modules:
             args = ["--data", str(data)] + (
                 TRANSFER if module == "transfer" else ["--model", module, "--image-size", size])
             name = f"{data_name}-{module}"
@@ -97,13 +99,14 @@ def recipes_table(work: Path, only: str | None) -> list[str]:
     return lines + [""]
 
 
-def ablation_table(work: Path) -> list[str]:
-    lines = ["### The default recipe, one change at a time (augmented CNN, caltech101_18, "
-             f"150 px, test split, at most {EPOCHS} epochs)", "",
+def ablation_table(work: Path, data_name: str) -> list[str]:
+    data, size = DATASETS[data_name]
+    lines = [f"### The default recipe, one change at a time (augmented CNN, {data_name}, "
+             f"{size} px, test split, at most {EPOCHS} epochs)", "",
              "| recipe | test accuracy | epochs | Trainer s |", "|---|---|---|---|"]
     for label, extra in ABLATION:
-        result = run(work, "ablation", "--data", str(CALTECH), "--model", "augmented",
-                     "--image-size", "150", *extra)
+        result = run(work, f"ablation-{data_name}", "--data", str(data), "--model", "augmented",
+                     "--image-size", size, *extra)
         lines.append(f"| {label} | {_cell(result)} |")
         print(lines[-1], flush=True)
     return lines + [""]
@@ -147,16 +150,20 @@ def main() -> None:
     report_option(parser)
     parser.add_argument("--only", choices=sorted(DATASETS), default=None)
     parser.add_argument("--skip-ablation", action="store_true")
+    parser.add_argument("--skip-probe", action="store_true")
+    parser.add_argument("--modules", default=",".join(MODULES), help="comma-separated")
+    parser.add_argument("--ablation-data", choices=sorted(DATASETS), default="caltech101_18")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-recipe-bench-"))
     lines = ["## Recipes (issue 16)", "",
              f"Machine: {os.cpu_count()} cores, CPU only; measured {time.strftime('%Y-%m-%d')} "
              "by `bench/recipe_benchmarks.py`, all rows in one run.", ""]
-    lines += probe_table()
+    if not args.skip_probe:
+        lines += probe_table()
     print("\n".join(lines), flush=True)
-    lines += recipes_table(work, args.only)
+    lines += recipes_table(work, args.only, tuple(args.modules.split(",")))
     if not args.skip_ablation:
-        lines += ablation_table(work)
+        lines += ablation_table(work, args.ablation_data)
     finish(lines, args.report, work)
 
 

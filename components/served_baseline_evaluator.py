@@ -20,6 +20,7 @@ import tensorflow as tf
 from absl import logging
 from tfx import types
 from tfx.components import Evaluator
+from tfx.components.evaluator import constants as evaluator_constants
 from tfx.components.evaluator import executor as tfx_evaluator
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import artifact_utils, component_spec, standard_artifacts, standard_component_specs
@@ -85,6 +86,12 @@ class Executor(tfx_evaluator.Executor):
         blessing = artifact_utils.get_single_instance(
             output_dict[standard_component_specs.BLESSING_KEY])
         blessing.set_string_custom_property(BASELINE_PROPERTY, note)
+        # The served baseline is no artifact of any store: its id (0) means nothing, and
+        # TFX's Kubeflow entrypoint would fail looking it up (refactor_model_blessing).
+        # BASELINE_PROPERTY says what was compared.
+        properties = blessing.mlmd_artifact.custom_properties
+        if evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY in properties:
+            del properties[evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY]
 
 
 class ServedBaselineEvaluator(Evaluator):
