@@ -3,7 +3,7 @@
 A recipe fills every hyper-parameter the user left unset (None in TrainingConfig):
 optimizer, learning rate, early-stopping patience, the learning-rate schedule and how
 transfer learning is phased. Choices and their measured effect: README "Recipes" and
-BENCHMARKS.md (each change measured alone).
+BENCHMARKS.md (the two recipes side by side per module).
 
 - course: RMSprop at the module's course rate (1e-3; 1e-4 for augmented and transfer),
   patience 3, constant rate, transfer in one phase with the frozen base run on every
