@@ -1,7 +1,9 @@
 """What the benchmark scripts share: where things are, the report option, and the report's end."""
 
 import argparse
+import os
 import shutil
+import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,3 +23,9 @@ def finish(lines: list[str], report: str | None, work: Path) -> None:
     if report:
         Path(report).write_text(text)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def report_header(title: str, script: str, note: str = "") -> list[str]:
+    """A report's first lines: its title, and the machine, date and script that measured it."""
+    return [title, "", f"Machine: {os.cpu_count()} cores, CPU only; measured "
+            f"{time.strftime('%Y-%m-%d')} by `{script}`{note}.", ""]

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, finish, report_option
+from bench.common import REPO, finish, report_header, report_option
 from bench.run_benchmarks import photo_sized
 from components import label_vocabulary
 
@@ -221,9 +221,8 @@ def main() -> None:
     parser.add_argument("--pipeline-sizes", default="1000,10000")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-memory-bench-"))
-    lines = ["## Data larger than memory (issue 17)", "",
-             f"Machine: {os.cpu_count()} cores, CPU only; measured {time.strftime('%Y-%m-%d')} by "
-             "`bench/memory_benchmarks.py`, all rows in one run.", ""]
+    lines = report_header("## Data larger than memory (issue 17)", "bench/memory_benchmarks.py",
+                          ", all rows in one run")
     _, summary, _ = base_run(work, 1000, "base")
     examples, transform = artifacts(summary)
     sizes = [int(s) for s in args.sizes.split(",")]

@@ -16,7 +16,6 @@
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import tempfile
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import REPO, SHARED, finish, report_option
+from bench.common import REPO, SHARED, finish, report_header, report_option
 
 CALTECH = SHARED / "caltech101_18"
 RPS = SHARED / "rps_28px"
@@ -155,9 +154,8 @@ def main() -> None:
     parser.add_argument("--ablation-data", choices=sorted(DATASETS), default="caltech101_18")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-recipe-bench-"))
-    lines = ["## Recipes (issue 16)", "",
-             f"Machine: {os.cpu_count()} cores, CPU only; measured {time.strftime('%Y-%m-%d')} "
-             "by `bench/recipe_benchmarks.py`, all rows in one run.", ""]
+    lines = report_header("## Recipes (issue 16)", "bench/recipe_benchmarks.py",
+                          ", all rows in one run")
     if not args.skip_probe:
         lines += probe_table()
     print("\n".join(lines), flush=True)

@@ -13,7 +13,6 @@ Loopback only, a fixed duration and size: it stops by itself.
 
 import argparse
 import base64
-import os
 import shutil
 import subprocess
 import sys
@@ -29,7 +28,7 @@ import requests
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from bench.common import REPO, finish, report_option
+from bench.common import REPO, finish, report_header, report_option
 from bench.serving_benchmarks import MODEL, push_model, start_server
 from pipeline.demo_data import draw_shape, encode
 
@@ -179,9 +178,7 @@ def main() -> None:
     parser.add_argument("--skip-load", action="store_true")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-soak-"))
-    lines = ["## Reliability soak (issue 6)", "",
-             f"Machine: {os.cpu_count()} cores; measured {time.strftime('%Y-%m-%d')} by "
-             "`bench/soak.py`.", ""]
+    lines = report_header("## Reliability soak (issue 6)", "bench/soak.py")
     if not args.skip_load:
         lines += load_with_switch(work, args.seconds)
     print("\n".join(lines), flush=True)
