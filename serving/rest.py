@@ -93,6 +93,9 @@ def parse_predict(body: dict, input_names: list[str]) -> dict[str, object]:
             raise ServingError("INVALID_ARGUMENT", "\"instances\" must be a non-empty list")
         if all(isinstance(i, dict) and "b64" not in i for i in instances):
             names = set(instances[0])
+            if not names:
+                raise ServingError("INVALID_ARGUMENT", "instance objects must name at least one "
+                                   f"input of this signature ({input_names})")
             if any(set(i) != names for i in instances):
                 raise ServingError("INVALID_ARGUMENT", "every instance must name the same inputs")
             return {n: [_decode_value(i[n]) for i in instances] for n in names}

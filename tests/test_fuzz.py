@@ -4,7 +4,7 @@ import json
 
 import pytest
 from conftest import image_bytes
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from components.image_example_gen.validation import InvalidImage, inspect_image
@@ -49,6 +49,8 @@ JSON_VALUES = st.recursive(
 @FUZZ
 @given(st.dictionaries(st.sampled_from(["instances", "inputs", "signature_name", "b64", "x"]),
                        JSON_VALUES, max_size=3))
+@example({"instances": [{}]})
+@example({"instances": [{}, {}]})
 def test_any_json_request_parses_or_gets_a_serving_error(body):
     try:
         inputs = parse_predict(json.loads(json.dumps(body)), ["image_bytes"])
