@@ -32,7 +32,7 @@ def test_over_the_budget_pixels_go_to_disk_and_give_the_same_data(trainer_inputs
         for split in (TRAIN, VALIDATION):
             assert in_memory[split].location == input_pipeline.MEMORY
             assert on_disk[split].location.startswith(str(scratch_root))
-            assert list((scratch_root).glob(f"*/{split}/pixels-*.tfrecord"))
+            assert list((scratch_root).glob(f"*/{split}/pixels-*{decode_cache.SHARD_SUFFIX}"))
             assert on_disk[split].count == in_memory[split].count > 0
 
             def pixels_by_label(dataset):
