@@ -2,7 +2,7 @@
 cache's training-input speed next to the memory cache's, and the pipeline's cost curve.
 
     python -m bench.memory_benchmarks --report FILE [--sizes 10000,50000,100000]
-                                      [--pipeline-sizes 1000,10000]
+                                      [--pipeline-sizes 1000,10000] [--tables peak,input,cost]
 
 1. Trainer peak RSS at 150 px with `--cache-memory 1GB`: a real pipeline run on 1,000
    generated 500x375 JPEGs gives the Examples and the transform graph; its training split
@@ -214,21 +214,30 @@ def cost_table(work: Path, sizes: list[int]) -> list[str]:
     return lines + [""]
 
 
+TABLES = ("peak", "input", "cost")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     report_option(parser)
     parser.add_argument("--sizes", default="10000,50000,100000")
     parser.add_argument("--pipeline-sizes", default="1000,10000")
+    parser.add_argument("--tables", default=",".join(TABLES),
+                        help=f"which tables, comma-separated, of {','.join(TABLES)}")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-memory-bench-"))
     lines = report_header("## Data larger than memory (issue 17)", "bench/memory_benchmarks.py",
                           ", all rows in one run")
-    _, summary, _ = base_run(work, 1000, "base")
-    examples, transform = artifacts(summary)
+    tables = set(args.tables.split(","))
     sizes = [int(s) for s in args.sizes.split(",")]
-    lines += peak_table(work, examples, transform, sizes)
-    lines += input_speed_table(work, examples, transform, sizes[0])
-    if args.pipeline_sizes:
+    if tables & {"peak", "input"}:
+        _, summary, _ = base_run(work, 1000, "base")
+        examples, transform = artifacts(summary)
+    if "peak" in tables:
+        lines += peak_table(work, examples, transform, sizes)
+    if "input" in tables:
+        lines += input_speed_table(work, examples, transform, sizes[0])
+    if "cost" in tables and args.pipeline_sizes:
         lines += cost_table(work, [int(s) for s in args.pipeline_sizes.split(",")])
     finish(lines, args.report, work)
 

@@ -43,6 +43,7 @@ BAND_BITS = 14
 _BAND_POSITIONS = np.array([sorted(random.Random(band).sample(range(HASH_BITS), BAND_BITS))
                             for band in range(BANDS)], dtype=np.uint64)
 _BAND_WEIGHTS = (1 << np.arange(BAND_BITS - 1, -1, -1)).astype(np.int64)
+CONFIRM_BLOCK = 4096  # candidate pairs whose thumbnails are compared at once
 MAX_LISTED = 1000  # pairs listed in the report (all are counted)
 # What the bucketing shuffles: bucket, the image's index, its perceptual hash and 64 bits
 # of its content hash (to collapse byte-identical copies).
@@ -169,25 +170,52 @@ def correlation(thumbnail_a: bytes, thumbnail_b: bytes) -> float:
     return float(a @ b)
 
 
-def confirmed_edges(pairs: np.ndarray, signatures: dict[int, Signature],
-                    block: int = 50_000) -> list[Edge]:
-    """The candidate pairs the thumbnails confirm, as Edges (correlations computed in blocks)."""
+def _normalized_rows(thumbnails: np.ndarray) -> np.ndarray:
+    """uint8 [n, pixels] -> float32 rows with zero mean and unit norm (all zeros when flat)."""
+    rows = thumbnails.astype(np.float32)
+    rows -= rows.mean(axis=1, keepdims=True)
+    norms = np.linalg.norm(rows, axis=1, keepdims=True)
+    return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+
+
+def confirmed_pairs(pairs: np.ndarray, indices: np.ndarray, thumbnails: np.ndarray,
+                    block: int = CONFIRM_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs the thumbnails confirm: (their rows of (index, index, distance),
+    their correlations).
+
+    indices: the sorted indices of the images the pairs name; thumbnails: their uint8
+    thumbnails, one row each, in the same order. Kept as uint8 and compared a block of
+    pairs at a time, so what waits in memory is about one thumbnail per named image.
+    """
     if not len(pairs):
-        return []
-    indices = np.unique(pairs[:, :2])
-    vectors = np.stack([_normalized(signatures[int(i)][1]) for i in indices])
-    flat = ~vectors.any(axis=1)
+        return NO_PAIRS, np.zeros(0, np.float32)
     left, right = np.searchsorted(indices, pairs[:, 0]), np.searchsorted(indices, pairs[:, 1])
-    edges = []
+    kept, correlations = [], []
     for start in range(0, len(pairs), block):
         part = slice(start, start + block)
-        corr = np.einsum("ij,ij->i", vectors[left[part]], vectors[right[part]])
-        corr = np.where(flat[left[part]] & flat[right[part]], 1.0, corr)
-        for row in np.flatnonzero(corr >= MIN_CORRELATION) + start:
-            a, b, distance = (int(v) for v in pairs[row])
-            edges.append(Edge(signatures[a][0], signatures[b][0], distance,
-                              float(corr[row - start])))
-    return edges
+        a, b = _normalized_rows(thumbnails[left[part]]), _normalized_rows(thumbnails[right[part]])
+        flat_a, flat_b = ~a.any(axis=1), ~b.any(axis=1)
+        corr = np.where(flat_a & flat_b, 1.0, np.einsum("ij,ij->i", a, b))
+        close = corr >= MIN_CORRELATION
+        kept.append(pairs[part][close])
+        correlations.append(corr[close].astype(np.float32))
+    return np.concatenate(kept), np.concatenate(correlations)
+
+
+def as_edges(pairs: np.ndarray, correlations: np.ndarray, members: dict[int, Member]) -> list[Edge]:
+    """Confirmed pairs as Edges between their Members."""
+    return [Edge(members[int(a)], members[int(b)], int(distance), float(corr))
+            for (a, b, distance), corr in zip(pairs, correlations, strict=True)]
+
+
+def confirmed_edges(pairs: np.ndarray, signatures: dict[int, Signature]) -> list[Edge]:
+    """The candidate pairs the thumbnails confirm, as Edges (everything in one process)."""
+    indices = np.unique(pairs[:, :2]) if len(pairs) else np.zeros(0, np.int64)
+    thumbnails = np.stack([np.frombuffer(signatures[int(i)][1], np.uint8) for i in indices]
+                          ) if len(indices) else np.zeros((0, 0), np.uint8)
+    confirmed, correlations = confirmed_pairs(pairs, indices, thumbnails)
+    return as_edges(confirmed, correlations, {i: signatures[i][0] for i in
+                                           {int(v) for v in confirmed[:, :2].ravel()}})
 
 
 def find_in_memory(signatures: Iterable[Signature],

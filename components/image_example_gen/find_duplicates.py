@@ -4,15 +4,18 @@
   compact array per band (22 bytes per image); the 24 bands are grouped and searched in
   parallel, each into one array of candidate pairs. Nothing else about an image is
   shuffled.
-- Confirming: only the images in a candidate pair or an exact-copy group are read back
-  from the signature files the ExampleGen wrote (their thumbnails and names), so what
-  waits in memory grows with the near-copy candidates, not with the data.
+- Confirming: the thumbnails of the images in a candidate pair are read back from the
+  signature files the ExampleGen wrote into one compact array (about 800 bytes per image;
+  on data whose perceptual hashes crowd together that can be most images), the pairs
+  compared a block at a time; then only the images in a confirmed pair or an exact-copy
+  group are read back a second time for their names and labels.
 - The confirmed pairs and exact-copy groups reach the one step that forms the groups.
 """
 
 from __future__ import annotations
 
 import pickle
+from array import array
 
 import apache_beam as beam
 import numpy as np
@@ -42,15 +45,58 @@ def _merge(bands: list[tuple[np.ndarray, list[list[int]]]]):
     return pairs, exact, named
 
 
-def _keep_named(signature: duplicates.Signature, candidates):
-    if signature[0].index in candidates[2]:
-        yield signature[0].index, signature
+def _named_thumbnail(signature: duplicates.Signature, candidates):
+    member, thumbnail = signature
+    if member.index in candidates[2]:
+        yield member.index, thumbnail
 
 
-def _analyse(candidates, signatures, shares):
-    pairs, exact_groups, _ = candidates
-    edges = duplicates.confirmed_edges(pairs, signatures)
-    exact = [[signatures[i][0] for i in group] for group in exact_groups]
+class _ThumbnailArrays(beam.CombineFn):
+    """(index, thumbnail) of the named images -> (sorted indices, uint8 [n, pixels]): about one
+    thumbnail of memory per image, where a dict of Python objects took twenty times that."""
+
+    def create_accumulator(self):
+        return array("q"), bytearray()
+
+    def add_input(self, accumulator, element):
+        index, thumbnail = element
+        accumulator[0].append(index)
+        accumulator[1].extend(thumbnail)
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        merged = self.create_accumulator()
+        for indices, thumbnails in accumulators:
+            merged[0].extend(indices)
+            merged[1].extend(thumbnails)
+        return merged
+
+    def extract_output(self, accumulator):
+        indices = np.frombuffer(accumulator[0], dtype=np.int64)
+        if not len(indices):
+            return indices, np.zeros((0, 0), np.uint8)
+        thumbnails = np.frombuffer(bytes(accumulator[1]), np.uint8).reshape(len(indices), -1)
+        order = np.argsort(indices)
+        return indices[order], thumbnails[order]
+
+
+def _confirm(candidates, thumbnails):
+    """-> (confirmed pairs, their correlations, exact-copy groups, every index either names)."""
+    pairs, exact, _ = candidates
+    confirmed, correlations = duplicates.confirmed_pairs(pairs, *thumbnails)
+    named = {int(i) for i in np.unique(confirmed[:, :2])} | {i for g in exact for i in g}
+    return confirmed, correlations, exact, named
+
+
+def _named_member(signature: duplicates.Signature, confirmed):
+    if signature[0].index in confirmed[3]:
+        yield signature[0].index, signature[0]
+
+
+def _analyse(confirmed, members, shares):
+    pairs, correlations, exact_groups, _ = confirmed
+    edges = duplicates.as_edges(pairs, correlations, members)
+    exact = [[members[i] for i in group] for group in exact_groups]
     return duplicates.analyse(edges, exact, shares)
 
 
@@ -66,9 +112,16 @@ def FindDuplicates(signature_chunks, signature_files, shares: dict):  # noqa: N8
         | "AllBands" >> beam.combiners.ToList()
         | "Merge" >> beam.Map(_merge)
     )
-    signatures = beam.pvalue.AsDict(
+    thumbnails = (
         signature_files
-        | "ReadSignatures" >> beam.io.ReadAllFromTFRecord()
-        | "KeepNamed" >> beam.FlatMap(lambda record, candidates: _keep_named(
-            pickle.loads(record), candidates), beam.pvalue.AsSingleton(candidates)))
-    return candidates | "Analyse" >> beam.Map(_analyse, signatures, shares)
+        | "ReadThumbnails" >> beam.io.ReadAllFromTFRecord()
+        | "KeepCandidates" >> beam.FlatMap(lambda record, candidates: _named_thumbnail(
+            pickle.loads(record), candidates), beam.pvalue.AsSingleton(candidates))
+        | "ThumbnailArrays" >> beam.CombineGlobally(_ThumbnailArrays()))
+    confirmed = candidates | "Confirm" >> beam.Map(_confirm, beam.pvalue.AsSingleton(thumbnails))
+    members = beam.pvalue.AsDict(
+        signature_files
+        | "ReadMembers" >> beam.io.ReadAllFromTFRecord()
+        | "KeepConfirmed" >> beam.FlatMap(lambda record, confirmed: _named_member(
+            pickle.loads(record), confirmed), beam.pvalue.AsSingleton(confirmed)))
+    return confirmed | "Analyse" >> beam.Map(_analyse, members, shares)
