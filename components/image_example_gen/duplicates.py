@@ -43,6 +43,7 @@ BAND_BITS = 14
 _BAND_POSITIONS = np.array([sorted(random.Random(band).sample(range(HASH_BITS), BAND_BITS))
                             for band in range(BANDS)], dtype=np.uint64)
 _BAND_WEIGHTS = (1 << np.arange(BAND_BITS - 1, -1, -1)).astype(np.int64)
+PAIR_BLOCK = 1 << 18  # same-bucket pairs generated and compared at once
 CONFIRM_BLOCK = 4096  # candidate pairs whose thumbnails are compared at once
 MAX_LISTED = 1000  # pairs listed in the report (all are counted)
 # What the bucketing shuffles: bucket, the image's index, its perceptual hash and 64 bits
@@ -120,8 +121,9 @@ def band_candidates(entries: np.ndarray, with_exact: bool) -> tuple[np.ndarray, 
     index lists of byte-identical images). All copies of one content share its hash, so they
     meet in the same bucket of every band; each content is kept once before pairing.
 
-    Vectorized: every pair of entries in one bucket is generated with index arithmetic and
-    compared at once, so the cost is the number of same-bucket pairs, not a Python loop.
+    Vectorized: the pairs of entries in one bucket are generated with index arithmetic and
+    compared PAIR_BLOCK at a time, so the cost is the number of same-bucket pairs, not a
+    Python loop, and the memory a block's, however crowded the buckets.
     """
     entries = np.sort(entries, order=("bucket", "content", "index"))
     same_content = ((entries["bucket"][1:] == entries["bucket"][:-1])
@@ -134,18 +136,29 @@ def band_candidates(entries: np.ndarray, with_exact: bool) -> tuple[np.ndarray, 
     kept = entries[first]
     bounds = np.flatnonzero(np.r_[True, kept["bucket"][1:] != kept["bucket"][:-1], True])
     run_end = np.repeat(bounds[1:], np.diff(bounds))
-    position = np.arange(len(kept))
-    partners = run_end - position - 1  # entries after this one in its bucket
+    partners = run_end - np.arange(len(kept)) - 1  # entries after this one in its bucket
+    before = np.cumsum(partners) - partners  # pairs of the entries before this one
+    found, start = [], 0
+    while start < len(kept):  # a block of entries whose pairs number about PAIR_BLOCK
+        stop = max(start + 1, int(np.searchsorted(before, before[start] + PAIR_BLOCK)))
+        found.append(_close_pairs(kept, start, partners[start:stop]))
+        start = stop
+    return np.concatenate([NO_PAIRS, *found]), exact
+
+
+def _close_pairs(kept: np.ndarray, start: int, partners: np.ndarray) -> np.ndarray:
+    """The pairs within MAX_DISTANCE bits among (entry start + i, each of its partners[i]
+    successors in its bucket)."""
     total = int(partners.sum())
     if not total:
-        return NO_PAIRS, exact
-    left = np.repeat(position, partners)
+        return NO_PAIRS
+    left = np.repeat(np.arange(start, start + len(partners)), partners)
     right = left + np.arange(total) - np.repeat(np.cumsum(partners) - partners, partners) + 1
     distances = popcount(kept["phash"][left] ^ kept["phash"][right])
     close = distances <= MAX_DISTANCE
     a = kept["index"][left][close].astype(np.int64)
     b = kept["index"][right][close].astype(np.int64)
-    return np.stack([np.minimum(a, b), np.maximum(a, b), distances[close]], axis=1), exact
+    return np.stack([np.minimum(a, b), np.maximum(a, b), distances[close]], axis=1)
 
 
 def unique_pairs(pair_arrays: Iterable[np.ndarray]) -> np.ndarray:
