@@ -106,3 +106,16 @@ def test_memory_budget_is_a_size_or_half_of_what_is_available():
     assert 0 < budget <= decode_cache.available_memory()[0] and "half" in why
     with pytest.raises(ValueError, match="--cache-memory 'lots'"):
         TrainingConfig(cache_memory="lots")
+
+
+def test_bottleneck_features_get_what_the_budget_leaves_after_cached_pixels():
+    from components.trainer import fitting
+
+    pixels = tf.data.Dataset.from_tensor_slices(
+        (np.zeros((2, 10, 10, 3), np.uint8), np.zeros(2, np.int64)))
+    in_memory = input_pipeline.DecodedImages(pixels, pixels, 1000, input_pipeline.MEMORY)
+    on_disk = input_pipeline.DecodedImages(pixels, pixels, 1000, "/scratch/train")
+    left, why = fitting._budget_left("1MB", in_memory, on_disk)
+    assert left == 1_000_000 - 300 * 1000 and "less 0.3 MB of cached pixels" in why
+    assert fitting._budget_left("1MB", on_disk)[0] == 1_000_000
+    assert fitting._budget_left("100KB", in_memory)[0] == 0

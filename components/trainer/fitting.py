@@ -110,12 +110,24 @@ def _feature_bytes(features: keras.Model, count: int) -> int:
     return int(np.prod(features.output.shape[1:])) * 4 * count
 
 
+def _budget_left(setting: str, *decoded: input_pipeline.DecodedImages) -> tuple[int, str]:
+    """The memory budget the features may use: what --cache-memory leaves after the decoded
+    pixels kept in memory (an "auto" budget is measured now, with those pixels already
+    taken)."""
+    budget, why = decode_cache.memory_budget(setting)
+    if decode_cache.parse_size(setting) is None:
+        return budget, why
+    held = sum(int(np.prod(d.evaluation.element_spec[0].shape)) * d.count
+               for d in decoded if d.location == input_pipeline.MEMORY)
+    return max(0, budget - held), f"{why}, less {held / 1e6:.1f} MB of cached pixels"
+
+
 def _head_on_features(model: keras.Model, split: Callable, train: Batches, evaluation: Batches,
                       config: TrainingConfig, num_classes: int, log_dir: str) -> History | None:
     """Phase one on bottleneck features; None when they do not fit the memory budget."""
     features, head = split(model)
     needed = _feature_bytes(features, train.decoded.count + evaluation.decoded.count)
-    budget, why = decode_cache.memory_budget(config.cache_memory)
+    budget, why = _budget_left(config.cache_memory, train.decoded, evaluation.decoded)
     if needed > budget:
         progress.info("phase one end to end: the base's features (%.1f GB) exceed the memory "
                       "budget (%s)", needed / 1e9, why)
