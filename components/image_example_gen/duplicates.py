@@ -168,21 +168,6 @@ def unique_pairs(pair_arrays: Iterable[np.ndarray]) -> np.ndarray:
     return pairs[np.sort(first)]
 
 
-def _normalized(thumbnail: bytes) -> np.ndarray:
-    values = np.frombuffer(thumbnail, np.uint8).astype(np.float32)
-    values -= values.mean()
-    norm = float(np.linalg.norm(values))
-    return values / norm if norm else values
-
-
-def correlation(thumbnail_a: bytes, thumbnail_b: bytes) -> float:
-    """Pearson correlation of two thumbnails over all pixels and channels (1.0 for two flat)."""
-    a, b = _normalized(thumbnail_a), _normalized(thumbnail_b)
-    if not a.any() or not b.any():
-        return 1.0 if not a.any() and not b.any() else 0.0
-    return float(a @ b)
-
-
 def _normalized_rows(thumbnails: np.ndarray) -> np.ndarray:
     """uint8 [n, pixels] -> float32 rows with zero mean and unit norm (all zeros when flat)."""
     rows = thumbnails.astype(np.float32)

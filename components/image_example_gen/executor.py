@@ -8,9 +8,9 @@ Files are listed on the launcher (cheap), then one Beam pipeline:
    role's split: its input's role, or for a hash-split input the hash of its group's key,
    so near-copies never straddle the pipeline's own splits.
 Image bytes never wait in memory for the search: between the passes only a small record
-per image does (its path, size, format, hash), in a part file on disk, and the search
-shuffles 22 bytes per image and band. Reading twice costs a second read of each file
-(from the page cache locally, a second GET on object stores) and no second decode.
+per image does (its path, size, format, hash), and the search shuffles 22 bytes per image
+and band. Reading twice costs a second read of each file (from the page cache locally, a
+second GET on object stores) and no second decode.
 Beside the splits: the label vocabulary, quarantine_report.json and leakage_report.json
 (duplicate groups, near-copies across the user's splits, copies with different labels).
 """
@@ -220,18 +220,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 {"duplicates": result[1], _QUARANTINE: quarantined},
                 os.path.join(parts_dir, _REPORTS_PART)),
             quarantined=beam.pvalue.AsList(read[_QUARANTINE]))
-        # The records wait for the search on disk, not in the runner's memory: a local
-        # runner (FnApiRunner) holds every element that waits for a side input in memory.
-        record_files = (
-            read.records
-            | "PickleRecords" >> beam.Map(pickle.dumps)
-            | "WriteRecords" >> beam.io.WriteToTFRecord(os.path.join(parts_dir, "records")))
-        written = (
-            record_files
-            | "ReadRecords" >> beam.io.ReadAllFromTFRecord()
-            | "UnpickleRecords" >> beam.Map(pickle.loads)
-            | "ToExamples" >> beam.ParDo(_WriteExamples(input_base, label_ids, options),
-                                         beam.pvalue.AsSingleton(found)).with_outputs(*roles))
+        written = read.records | "ToExamples" >> beam.ParDo(
+            _WriteExamples(input_base, label_ids, options), beam.pvalue.AsSingleton(found)
+        ).with_outputs(*roles)
         for role in roles:
             _ = written[role] | f"WriteSplit[{role}]" >> WriteExamplesSplit(
                 artifact_utils.get_split_uri(output_examples, role))
