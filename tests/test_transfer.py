@@ -7,7 +7,13 @@ import tf_keras as keras
 from components.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import build_model, resolve_defaults
-from components.trainer.models.transfer import BASE_LAYER, WeightsMismatch, fine_tune
+from components.trainer.models.classifier import compile_classifier
+from components.trainer.models.transfer import (
+    BASE_LAYER,
+    WeightsMismatch,
+    fine_tune,
+    split_below_top,
+)
 
 IMAGE = ImageSpec.square(48)
 INCEPTION_IMAGE = ImageSpec.square(75)
@@ -94,6 +100,33 @@ def test_fine_tuning_unfreezes_only_the_top_layers_and_keeps_batch_norm_frozen()
     assert all(np.array_equal(a, b.numpy()) for a, b in zip(bn_before, batch_norm, strict=True))
     top_after = [w.numpy() for layer in trainable_top for w in layer.trainable_weights]
     assert any(not np.allclose(a, b) for a, b in zip(top_before, top_after, strict=True))
+
+
+@pytest.mark.parametrize("base,size,layers", [("mobilenet_v2", 48, 10), ("inception_v3", 75, 0.2)])
+def test_fine_tuning_on_activations_below_the_top_trains_the_model_itself(base, size, layers):
+    """Phase two trains the top of the base on activations computed once below it: the cut
+    is a boundary no residual crosses (the split model computes exactly what the model
+    does), below every unfrozen layer, and training the split trains the model."""
+    config = _config(base=base, alpha=1.0 if base != "mobilenet_v2" else 0.35,
+                     fine_tune_layers=layers, fine_tune_learning_rate=1e-2)
+    image = ImageSpec.square(size)
+    model = fine_tune(build_model(config, image, 3), config, 3)
+    split = split_below_top(model, layers)
+    x = np.random.default_rng(0).random((8, size, size, 3)).astype("float32")
+    np.testing.assert_allclose(split.back(split.front(x)), model(x, training=False), atol=1e-5)
+    np.testing.assert_allclose(split.head(split.top(split.front(x))), model(x, training=False),
+                               atol=1e-5)
+    assert not split.front.trainable_weights  # everything unfrozen lies above the cut
+    base_layer = model.get_layer(BASE_LAYER)
+    unfrozen = {w.name for w in base_layer.trainable_weights}
+    assert unfrozen and unfrozen <= {w.name for w in split.back.trainable_weights}
+
+    before = model(x, training=False).numpy()
+    compile_classifier(split.back, config, 3)
+    split.back.fit(split.front(x).numpy(), np.arange(8) % 3, batch_size=4, epochs=1, verbose=0)
+    after = model(x, training=False).numpy()
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(split.back(split.front(x)), after, atol=1e-5)
 
 
 def test_grey_images_feed_a_pretrained_rgb_base():

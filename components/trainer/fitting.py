@@ -4,9 +4,12 @@ Phase one trains the new head. With a frozen base and no augmentation in that ph
 runs on the base's features computed once per run (the course's "bottleneck
 features": one pass of the base over the images instead of one per epoch), when
 they fit in the memory budget; otherwise end to end with the base frozen. Phase two
-unfreezes the top of the base (batch norm stays in inference mode) at a small rate
-on the (augmented, when asked) images, and the better phase by validation accuracy
-is kept.
+unfreezes the top of the base (batch norm stays in inference mode) at a small rate,
+and the better phase by validation accuracy is kept. Without augmentation the layers
+below the unfrozen top see the same images every epoch, so phase two trains on their
+activations, computed once (the same pass gives phase one's features through the
+still-frozen top); with augmentation, or when those activations exceed the budget, it
+runs end to end on the images.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -122,29 +125,57 @@ def _budget_left(setting: str, *decoded: input_pipeline.DecodedImages) -> tuple[
     return max(0, budget - held), f"{why}, less {held / 1e6:.1f} MB of cached pixels"
 
 
-def _head_on_features(model: keras.Model, split: Callable, train: Batches, evaluation: Batches,
-                      config: TrainingConfig, num_classes: int, log_dir: str) -> History | None:
-    """Phase one on bottleneck features; None when they do not fit the memory budget."""
-    features, head = split(model)
-    needed = _feature_bytes(features, train.decoded.count + evaluation.decoded.count)
+@dataclasses.dataclass
+class _Features:
+    """A frozen front's outputs for both splits, computed once, and the model that reads them."""
+
+    reader: keras.Model  # takes the features: what trains on them
+    train: tuple[np.ndarray, np.ndarray]  # (features, labels)
+    evaluation: tuple[np.ndarray, np.ndarray]
+
+    def fit(self, config: TrainingConfig, log_dir: str, epochs: int, initial_epoch: int = 0,
+            phase: str = "") -> History:
+        features, labels = self.train
+        shuffled = (tf.data.Dataset.from_tensor_slices((features, labels))
+                    .shuffle(len(features), seed=config.seed, reshuffle_each_iteration=True)
+                    .batch(config.batch_size))
+        return self.reader.fit(shuffled, validation_data=self._validation(config),
+                               epochs=epochs, initial_epoch=initial_epoch, verbose=0,
+                               callbacks=callbacks(config, log_dir, epochs, phase)).history
+
+    def score(self, config: TrainingConfig) -> tuple[float, float]:
+        """(accuracy, -loss) on the validation split: larger is better, accuracy first."""
+        loss, accuracy = self.reader.evaluate(self._validation(config), verbose=0)
+        return float(accuracy), -float(loss)
+
+    def _validation(self, config: TrainingConfig) -> tf.data.Dataset:
+        return tf.data.Dataset.from_tensor_slices(self.evaluation).batch(config.batch_size)
+
+
+def _features_once(split: tuple[keras.Model, keras.Model], train: Batches, evaluation: Batches,
+                   config: TrainingConfig, what: str) -> _Features | None:
+    """split's front run once over both splits' images, or None (with a progress line) when
+    its outputs do not fit the memory budget."""
+    front, back = split
+    needed = _feature_bytes(front, train.decoded.count + evaluation.decoded.count)
     budget, why = _budget_left(config.cache_memory, train.decoded, evaluation.decoded)
     if needed > budget:
-        progress.info("phase one end to end: the base's features (%.1f GB) exceed the memory "
-                      "budget (%s)", needed / 1e9, why)
+        progress.info("%s end to end: the base's features (%.1f GB) exceed the memory budget "
+                      "(%s)", what, needed / 1e9, why)
         return None
     started = time.perf_counter()
-    train_x, train_y = _features(features, train.decoded.evaluation, config.batch_size)
-    eval_x, eval_y = _features(features, evaluation.decoded.evaluation, config.batch_size)
-    progress.info("phase one: the frozen base's features of %d images computed once (%.1f s, "
-                  "%.0f MB); training the head on them", len(train_x) + len(eval_x),
-                  time.perf_counter() - started, needed / 1e6)
-    shuffled = (tf.data.Dataset.from_tensor_slices((train_x, train_y))
-                .shuffle(len(train_x), seed=config.seed, reshuffle_each_iteration=True)
-                .batch(config.batch_size))
-    validation = tf.data.Dataset.from_tensor_slices((eval_x, eval_y)).batch(config.batch_size)
-    compile_classifier(head, config, num_classes)
-    return head.fit(shuffled, validation_data=validation, epochs=config.epochs, verbose=0,
-                    callbacks=callbacks(config, log_dir, config.epochs, "head ")).history
+    found = _Features(back, _features(front, train.decoded.evaluation, config.batch_size),
+                      _features(front, evaluation.decoded.evaluation, config.batch_size))
+    progress.info("%s: the frozen base's features of %d images computed once (%.1f s, %.0f MB, "
+                  "%s)", what, len(found.train[0]) + len(found.evaluation[0]),
+                  time.perf_counter() - started, needed / 1e6, front.output.shape[1:])
+    return found
+
+
+def _predicted(model: keras.Model, features: tuple[np.ndarray, np.ndarray],
+               batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    rows, labels = features
+    return model.predict(rows, batch_size=batch_size, verbose=0).astype(np.float32), labels
 
 
 def _end_to_end(model: keras.Model, train: Batches, evaluation: Batches, config: TrainingConfig,
@@ -161,29 +192,69 @@ def _validation_score(model: keras.Model, evaluation: Batches) -> tuple[float, f
     return float(accuracy), -float(loss)
 
 
+def _phase_one_on_features(model: keras.Model, module, config: TrainingConfig, num_classes: int,
+                           train: Batches, evaluation: Batches,
+                           tuning: bool) -> tuple[_Features | None, _Features | None]:
+    """(features phase one trains the head on, features phase two fine-tunes on), each None
+    where it has to run end to end.
+
+    When phase two can run on features too (no augmentation: the images are the same every
+    epoch), one pass of the base's frozen bottom gives the activations at the boundary
+    below the layers it unfreezes; phase one's features are the frozen top's outputs on
+    them. Otherwise phase one's features are the whole base's outputs.
+    """
+    if tuning and not config.augment and module.split_below_top is not None:
+        split = module.split_below_top(model, config.fine_tune_layers)
+        below = split and _features_once((split.front, split.back), train, evaluation, config,
+                                         "phases one and two")
+        if below is not None:
+            pooled = _Features(split.head, _predicted(split.top, below.train, config.batch_size),
+                               _predicted(split.top, below.evaluation, config.batch_size))
+            return pooled, below
+    return _features_once(module.split_frozen(model), train, evaluation, config,
+                          "phase one"), None
+
+
 def train(model: keras.Model, config: TrainingConfig, num_classes: int, train: Batches,
           evaluation: Batches, log_dir: str, steps_per_epoch: int | None = None) -> History:
     """Trains model in place as the resolved config's recipe says; returns the history."""
     module = trainer_module(config.model)
-    history: History | None = None
+    tuning = module.fine_tune is not None and bool(config.fine_tune_epochs
+                                                   and config.fine_tune_layers)
+    pooled = below = None
     if module.split_frozen is not None and recipe(config.recipe).bottleneck:
-        history = _head_on_features(model, module.split_frozen, train, evaluation, config,
-                                    num_classes, log_dir)
-    if history is None:
+        pooled, below = _phase_one_on_features(model, module, config, num_classes, train,
+                                               evaluation, tuning)
+    if pooled is not None:
+        progress.info("phase one: training the head on the frozen base's features")
+        compile_classifier(pooled.reader, config, num_classes)
+        history = pooled.fit(config, log_dir, config.epochs, phase="head ")
+    else:
         history = _end_to_end(model, train, evaluation, config, log_dir, config.epochs,
                               steps_per_epoch=steps_per_epoch)
-    if module.fine_tune is None or not (config.fine_tune_epochs and config.fine_tune_layers):
+    if not tuning:
         return history
-    phase_one = _validation_score(model, evaluation)
+    if below is not None:
+        compile_classifier(below.reader, config, num_classes)  # for its metrics only
+    phase_one = below.score(config) if below is not None else _validation_score(model, evaluation)
     kept = [(variable, variable.numpy()) for variable in model.weights]
     done = len(history.get("loss", []))
     model = module.fine_tune(model, config, num_classes)
     progress.info("phase two: fine-tuning the top of the base for up to %d epochs at learning "
-                  "rate %g", config.fine_tune_epochs, config.fine_tune_learning_rate)
-    history = _merge(history, _end_to_end(
-        model, train, evaluation, config, log_dir, done + config.fine_tune_epochs,
-        initial_epoch=done, phase="fine-tune ", steps_per_epoch=steps_per_epoch))
-    phase_two = _validation_score(model, evaluation)
+                  "rate %g%s", config.fine_tune_epochs, config.fine_tune_learning_rate,
+                  " on the activations below it, computed once" if below is not None else "")
+    if below is not None:
+        compile_classifier(below.reader, config, num_classes,
+                           learning_rate=config.fine_tune_learning_rate)
+        tuned = below.fit(config, log_dir, done + config.fine_tune_epochs, initial_epoch=done,
+                          phase="fine-tune ")
+        phase_two = below.score(config)
+    else:
+        tuned = _end_to_end(model, train, evaluation, config, log_dir,
+                            done + config.fine_tune_epochs, initial_epoch=done,
+                            phase="fine-tune ", steps_per_epoch=steps_per_epoch)
+        phase_two = _validation_score(model, evaluation)
+    history = _merge(history, tuned)
     if phase_two < phase_one:
         for variable, value in kept:
             variable.assign(value)

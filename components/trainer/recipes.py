@@ -13,7 +13,8 @@ BENCHMARKS.md (the two recipes side by side per module).
   2 epochs, patience 6 (an augmented epoch's validation loss is noisier than 3 epochs
   can tell), and transfer in two phases when the base has pretrained weights: the head on
   the frozen base's features computed once ("bottleneck features"), then the top fifth of
-  the base unfrozen at 1e-5 for 5 epochs, keeping the better phase by validation accuracy.
+  the base unfrozen at 1e-5 for 5 epochs (on the activations below it, computed once,
+  when nothing is augmented), keeping the better phase by validation accuracy.
 """
 
 from __future__ import annotations

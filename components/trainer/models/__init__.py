@@ -36,6 +36,9 @@ class TrainerModule:
     # (features, head) of a built model whose features are frozen: phase one may then
     # train the head on features computed once (the course's "bottleneck features").
     split_frozen: Callable[[keras.Model], tuple[keras.Model, keras.Model]] | None = None
+    # (front, back) around the boundary below the layers fine-tuning unfreezes (or None):
+    # phase two may then train back on front's outputs computed once.
+    split_below_top: Callable[[keras.Model, float], transfer.BelowTop | None] | None = None
 
 
 MODELS: dict[str, TrainerModule] = {
@@ -47,7 +50,8 @@ MODELS: dict[str, TrainerModule] = {
         transfer.build, "course week 3: pretrained base (InceptionV3 mixed7, MobileNetV2, "
         "EfficientNetB0), frozen, new head, optional fine-tuning",
         learning_rate=1e-4, dropout=transfer.DROPOUT, fine_tune=transfer.fine_tune,
-        pretrained=transfer.is_pretrained, split_frozen=transfer.split_at_base),
+        pretrained=transfer.is_pretrained, split_frozen=transfer.split_at_base,
+        split_below_top=transfer.split_below_top),
     "multiclass": TrainerModule(
         multiclass.build, "course week 4: Rock-Paper-Scissors CNN, softmax over N classes",
         dropout=multiclass.DROPOUT, augment_by_default=True),

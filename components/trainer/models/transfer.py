@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable
+from typing import NamedTuple
 
 import tensorflow as tf
 import tf_keras as keras
@@ -165,6 +166,55 @@ def fine_tune(model: keras.Model, config: TrainingConfig, num_classes: int) -> k
         top = index >= len(base.layers) - count
         layer.trainable = top and not isinstance(layer, keras.layers.BatchNormalization)
     return compile_classifier(model, config, num_classes, learning_rate=config.fine_tune_learning_rate)
+
+
+def _frozen_boundary(base: keras.Model, count: int) -> int | None:
+    """The highest layer index below the top `count` layers whose output is the only tensor
+    any layer above it reads (a block boundary: no residual crosses it); None if only the
+    input is."""
+    names = [layer.name for layer in base.layers]
+    position = {name: i for i, name in enumerate(names)}
+    lowest_read = [min((position[inbound[0]] for node in entry["inbound_nodes"]
+                        for inbound in node), default=i)
+                   for i, entry in enumerate(base.get_config()["layers"])]
+    top = len(names) - count
+    reads_from = len(names)  # the lowest layer any layer above the candidate reads
+    for candidate in range(len(names) - 1, 0, -1):
+        reads_from = min(reads_from, lowest_read[candidate + 1] if candidate + 1 < len(names)
+                         else len(names))
+        if candidate < top and reads_from >= candidate:
+            return candidate
+    return None
+
+
+class BelowTop(NamedTuple):
+    """A model from build() cut below the layers fine-tuning unfreezes; all share its layers."""
+
+    front: keras.Model  # the input through the base's frozen bottom (run once)
+    top: keras.Model  # the base's top, on front's outputs
+    head: keras.Model  # the new head, on top's outputs
+    back: keras.Model  # top then head: what phase two trains on front's outputs
+
+
+def split_below_top(model: keras.Model, fine_tune_layers: float) -> BelowTop | None:
+    """model split at the highest block boundary of its base below the layers fine-tuning
+    unfreezes (the base's layers called with training=False: batch norm in inference
+    mode). Training back or head on front's outputs, computed once, trains model. None
+    when the only boundary is the input (nothing to compute once)."""
+    base = model.get_layer(BASE_LAYER)
+    cut = _frozen_boundary(base, layers_to_unfreeze(base, fine_tune_layers))
+    if cut is None:
+        return None
+    boundary = base.layers[cut].output
+    below = keras.Model(base.input, boundary, name="base_below")
+    top = keras.Model(boundary, base.output, name="base_top")
+    position = [layer.name for layer in model.layers].index(BASE_LAYER)
+    front = keras.Model(model.input, below(model.layers[position - 1].output, training=False),
+                        name="front")
+    head = split_at_base(model)[1]
+    back_input = keras.Input(shape=boundary.shape[1:], name="boundary")
+    back = keras.Model(back_input, head(top(back_input, training=False)), name="back")
+    return BelowTop(front, top, head, back)
 
 
 def split_at_base(model: keras.Model) -> tuple[keras.Model, keras.Model]:
