@@ -17,7 +17,7 @@ from components.trainer.insights import (
     MISTAKES_FILE,
 )
 from components.trainer.models import MODELS
-from components.trainer.run_fn import run_fn
+from components.trainer.run_fn import TIMING_FILE, run_fn
 from pipeline.demo_data import CLASSES, draw_shape, encode
 
 QUICK = {**ImageSpec.square(64).to_custom_config(), "epochs": 1, "steps_per_epoch": 2,
@@ -55,6 +55,8 @@ def test_module_trains_exports_and_serves_raw_bytes(name, trainer_inputs, tmp_pa
     history = json.loads((tmp_path / "model_run" / "history.json").read_text())
     expected_epochs = 2 if name == "transfer" else 1  # transfer adds one fine-tuning epoch
     assert len(history["loss"]) == expected_epochs and "val_accuracy" in history
+    timing = json.loads((tmp_path / "model_run" / TIMING_FILE).read_text())
+    assert timing["training_seconds"] > 0
     model = tf.saved_model.load(args.serving_model_dir)
     rng = np.random.default_rng(3)
     images = [encode(draw_shape(shape, rng, (64, 64)), "JPEG") for shape in CLASSES]

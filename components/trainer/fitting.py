@@ -172,10 +172,14 @@ def _features_once(split: tuple[keras.Model, keras.Model], train: Batches, evalu
     return found
 
 
-def _predicted(model: keras.Model, features: tuple[np.ndarray, np.ndarray],
-               batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+def _through(model: keras.Model, features: tuple[np.ndarray, np.ndarray],
+             batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """(model's outputs, labels) of precomputed features: eager calls batch by batch, so
+    nothing is traced (a traced predict costs more than these few layers' work)."""
     rows, labels = features
-    return model.predict(rows, batch_size=batch_size, verbose=0).astype(np.float32), labels
+    outputs = [model(rows[start:start + batch_size], training=False).numpy().astype(np.float32)
+               for start in range(0, len(rows), batch_size)]
+    return np.concatenate(outputs), labels
 
 
 def _end_to_end(model: keras.Model, train: Batches, evaluation: Batches, config: TrainingConfig,
@@ -208,8 +212,8 @@ def _phase_one_on_features(model: keras.Model, module, config: TrainingConfig, n
         below = split and _features_once((split.front, split.back), train, evaluation, config,
                                          "phases one and two")
         if below is not None:
-            pooled = _Features(split.head, _predicted(split.top, below.train, config.batch_size),
-                               _predicted(split.top, below.evaluation, config.batch_size))
+            pooled = _Features(split.head, _through(split.top, below.train, config.batch_size),
+                               _through(split.top, below.evaluation, config.batch_size))
             return pooled, below
     return _features_once(module.split_frozen(model), train, evaluation, config,
                           "phase one"), None
@@ -234,9 +238,8 @@ def train(model: keras.Model, config: TrainingConfig, num_classes: int, train: B
                               steps_per_epoch=steps_per_epoch)
     if not tuning:
         return history
-    if below is not None:
-        compile_classifier(below.reader, config, num_classes)  # for its metrics only
-    phase_one = below.score(config) if below is not None else _validation_score(model, evaluation)
+    # On features, the head scores phase one: what back computes, without tracing back twice.
+    phase_one = pooled.score(config) if below is not None else _validation_score(model, evaluation)
     kept = [(variable, variable.numpy()) for variable in model.weights]
     done = len(history.get("loss", []))
     model = module.fine_tune(model, config, num_classes)

@@ -6,6 +6,7 @@ import functools
 import json
 import logging
 import os
+import time
 
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -27,6 +28,7 @@ from components.trainer.split_metrics import split_metrics, write_metrics
 progress = logging.getLogger("visionpipe.progress")
 
 HISTORY_FILE = "history.json"
+TIMING_FILE = "timing.json"  # {"training_seconds": the wall time of fitting, both phases}
 
 
 def distribution_strategy(name: str) -> tf.distribute.Strategy:
@@ -98,11 +100,16 @@ def _train_and_describe(config: TrainingConfig, image: ImageSpec, class_names: l
         config.early_stopping_patience, len(class_names), config.epochs,
         " on augmented images" if augment else "",
     )
+    started = time.perf_counter()
     history = fitting.train(model, config, len(class_names), train, evaluation,
                             fn_args.model_run_dir, steps_per_epoch)
+    seconds = time.perf_counter() - started
+    progress.info("trained in %.0f s", seconds)
     history = {k: [float(v) for v in values] for k, values in history.items()}
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
         json.dump(history, f)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TIMING_FILE), "w") as f:
+        json.dump({"training_seconds": seconds}, f)
 
     def probabilities_of(images):
         return class_probabilities(model(images, training=False), len(class_names))

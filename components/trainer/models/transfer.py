@@ -191,7 +191,7 @@ class BelowTop(NamedTuple):
     """A model from build() cut below the layers fine-tuning unfreezes; all share its layers."""
 
     front: keras.Model  # the input through the base's frozen bottom (run once)
-    top: keras.Model  # the base's top, on front's outputs
+    top: keras.Model  # the base's top and its pooling (or flattening), on front's outputs
     head: keras.Model  # the new head, on top's outputs
     back: keras.Model  # top then head: what phase two trains on front's outputs
 
@@ -207,18 +207,31 @@ def split_below_top(model: keras.Model, fine_tune_layers: float) -> BelowTop | N
         return None
     boundary = base.layers[cut].output
     below = keras.Model(base.input, boundary, name="base_below")
-    top = keras.Model(boundary, base.output, name="base_top")
+    base_top = keras.Model(boundary, base.output, name="base_top")
     position = [layer.name for layer in model.layers].index(BASE_LAYER)
     front = keras.Model(model.input, below(model.layers[position - 1].output, training=False),
                         name="front")
-    head = split_at_base(model)[1]
+    top_input = keras.Input(shape=boundary.shape[1:], name="boundary")
+    head_start = _head_start(model)
+    top = keras.Model(top_input, model.layers[head_start](base_top(top_input, training=False)),
+                      name="top")
+    head = split_after(model, head_start)[1]
     back_input = keras.Input(shape=boundary.shape[1:], name="boundary")
-    back = keras.Model(back_input, head(top(back_input, training=False)), name="back")
+    back = keras.Model(back_input, head(top(back_input)), name="back")
     return BelowTop(front, top, head, back)
 
 
+HEAD_STARTS_AFTER = ("pool", "flatten")  # the weightless layer right after the base
+
+
+def _head_start(model: keras.Model) -> int:
+    names = [layer.name for layer in model.layers]
+    return next(names.index(name) for name in HEAD_STARTS_AFTER if name in names)
+
+
 def split_at_base(model: keras.Model) -> tuple[keras.Model, keras.Model]:
-    """(features, head) of a model from build(): the input through the frozen base, and the
-    layers after it. The head shares its layers with model: training the head on
-    precomputed features trains model's head."""
-    return split_after(model, [layer.name for layer in model.layers].index(BASE_LAYER))
+    """(features, head) of a model from build(): the input through the frozen base and its
+    pooling (or flattening: no weights, and the pooled features are 49x smaller than the
+    base's output at 224 px), and the layers after it. The head shares its layers with
+    model: training the head on precomputed features trains model's head."""
+    return split_after(model, _head_start(model))
