@@ -26,7 +26,7 @@ import tf_keras as keras
 
 from components.trainer import decode_cache, input_pipeline
 from components.trainer.hparams import TrainingConfig
-from components.trainer.models import trainer_module
+from components.trainer.models import TrainerModule, trainer_module
 from components.trainer.models.classifier import compile_classifier
 from components.trainer.recipes import recipe
 
@@ -196,7 +196,7 @@ def _validation_score(model: keras.Model, evaluation: Batches) -> tuple[float, f
     return float(accuracy), -float(loss)
 
 
-def _phase_one_on_features(model: keras.Model, module, config: TrainingConfig, num_classes: int,
+def _phase_one_on_features(model: keras.Model, module: TrainerModule, config: TrainingConfig,
                            train: Batches, evaluation: Batches,
                            tuning: bool) -> tuple[_Features | None, _Features | None]:
     """(features phase one trains the head on, features phase two fine-tunes on), each None
@@ -205,7 +205,7 @@ def _phase_one_on_features(model: keras.Model, module, config: TrainingConfig, n
     When phase two can run on features too (no augmentation: the images are the same every
     epoch), one pass of the base's frozen bottom gives the activations at the boundary
     below the layers it unfreezes; phase one's features are the frozen top's outputs on
-    them. Otherwise phase one's features are the whole base's outputs.
+    them. Otherwise phase one's features are the whole base's pooled outputs.
     """
     if tuning and not config.augment and module.split_below_top is not None:
         split = module.split_below_top(model, config.fine_tune_layers)
@@ -227,8 +227,7 @@ def train(model: keras.Model, config: TrainingConfig, num_classes: int, train: B
                                                    and config.fine_tune_layers)
     pooled = below = None
     if module.split_frozen is not None and recipe(config.recipe).bottleneck:
-        pooled, below = _phase_one_on_features(model, module, config, num_classes, train,
-                                               evaluation, tuning)
+        pooled, below = _phase_one_on_features(model, module, config, train, evaluation, tuning)
     if pooled is not None:
         progress.info("phase one: training the head on the frozen base's features")
         compile_classifier(pooled.reader, config, num_classes)
