@@ -28,8 +28,10 @@ MODULE_CONFIGS = {
     "multiclass": {},
     # InceptionV3 needs 75 px; the demo transform graph gives 64, so MobileNetV2 here
     # (InceptionV3 is tested in test_transfer.py).
+    # Under MirroredStrategy, as the compiled Kubeflow Trainer runs with GPUs (one CPU
+    # device here): both phases build models and optimizers of their own inside its scope.
     "transfer": {"base": "mobilenet_v2", "alpha": 0.35, "weights": "none",
-                 "fine_tune_layers": 5, "fine_tune_epochs": 1},
+                 "fine_tune_layers": 5, "fine_tune_epochs": 1, "distribution": "mirrored"},
 }
 
 

@@ -92,7 +92,8 @@ def _train_and_describe(config: TrainingConfig, image: ImageSpec, class_names: l
     eval_batches = input_pipeline.evaluation_batches(eval_images.evaluation, config.batch_size)
     evaluation = fitting.Batches(eval_batches, eval_batches, eval_images)
 
-    with distribution_strategy(config.distribution).scope():
+    strategy = distribution_strategy(config.distribution)
+    with strategy.scope():
         model = build_model(config, image, len(class_names))
     progress.info(
         "training %s (recipe %s: %s at %g, patience %d) on %d classes for up to %d epochs%s",
@@ -101,8 +102,11 @@ def _train_and_describe(config: TrainingConfig, image: ImageSpec, class_names: l
         " on augmented images" if augment else "",
     )
     started = time.perf_counter()
-    history = fitting.train(model, config, len(class_names), train, evaluation,
-                            fn_args.model_run_dir, steps_per_epoch)
+    # In the scope: the models phase one and two split off (and their optimizers) must
+    # live where the model's variables do (a MirroredStrategy's mirrored variables).
+    with strategy.scope():
+        history = fitting.train(model, config, len(class_names), train, evaluation,
+                                fn_args.model_run_dir, steps_per_epoch)
     seconds = time.perf_counter() - started
     progress.info("trained in %.0f s", seconds)
     history = {k: [float(v) for v in values] for k, values in history.items()}
