@@ -160,8 +160,8 @@ def _features_once(split: tuple[keras.Model, keras.Model], train: Batches, evalu
     needed = _feature_bytes(front, train.decoded.count + evaluation.decoded.count)
     budget, why = _budget_left(config.cache_memory, train.decoded, evaluation.decoded)
     if needed > budget:
-        progress.info("%s end to end: the base's features (%.1f GB) exceed the memory budget "
-                      "(%s)", what, needed / 1e9, why)
+        progress.info("%s: not on features computed once, they (%.1f GB) exceed the memory "
+                      "budget (%s)", what, needed / 1e9, why)
         return None
     started = time.perf_counter()
     found = _Features(back, _features(front, train.decoded.evaluation, config.batch_size),
