@@ -18,6 +18,7 @@ from components.image_example_gen.layout import TRAIN, VALIDATION
 from components.image_spec import ImageSpec
 from components.trainer import fitting, input_pipeline
 from components.trainer.augmentation import augment_batch
+from components.trainer.autograph_rules import leave_tf_keras_unconverted
 from components.trainer.hparams import TUNABLE, TrainingConfig
 from components.trainer.insights import INSIGHTS_DIR, write_insights
 from components.trainer.models import build_model, resolve_defaults
@@ -55,6 +56,7 @@ def training_config(fn_args: FnArgs) -> TrainingConfig:
 
 def run_fn(fn_args: FnArgs) -> None:
     """Trains the model named in custom_config and exports it to fn_args.serving_model_dir."""
+    leave_tf_keras_unconverted()
     config = training_config(fn_args)
     image = ImageSpec.from_custom_config(fn_args.custom_config)
     keras.utils.set_random_seed(config.seed)

@@ -27,6 +27,7 @@ from components.image_example_gen.layout import TRAIN, VALIDATION
 from components.image_spec import ImageSpec
 from components.trainer import input_pipeline
 from components.trainer.augmentation import augment_batch
+from components.trainer.autograph_rules import leave_tf_keras_unconverted
 from components.trainer.hparams import TUNABLE, TrainingConfig
 from components.trainer.models import build_model, resolve_defaults
 
@@ -81,6 +82,7 @@ class ImageClassifierTuner(base_tuner.BaseTuner):
 
 def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     """TFX Tuner entry point: the tuner and the arguments of its search."""
+    leave_tf_keras_unconverted()
     config = resolve_defaults(TrainingConfig.from_custom_config(fn_args.custom_config))
     tuning = (fn_args.custom_config or {}).get(TUNING_KEY, {})
     class_names = label_vocabulary.read(label_vocabulary.in_examples(fn_args.train_files))
