@@ -72,3 +72,19 @@ def test_the_modules_course_defaults_are_resolved_once_into_the_config():
     augmented = resolve_defaults(TrainingConfig(model="augmented", learning_rate=3e-3))
     assert (augmented.learning_rate, augmented.dropout, augmented.augment) == (3e-3, 0.5, True)
     assert resolve_defaults(augmented) == augmented
+
+
+@pytest.mark.parametrize("name", ["scratch", "transfer"])
+def test_feature_maps_show_a_row_per_layer_of_the_image_and_its_channels(name, tmp_path):
+    from PIL import Image
+
+    from components.trainer.insights import CELL, _feature_layers, feature_maps
+
+    model = build_model(_config(name), IMAGE, 3)
+    image = np.random.default_rng(0).random((40, 40, 3)).astype("float32")
+    path = feature_maps(model, image, "feature maps", str(tmp_path / "maps.png"))
+    drawn = np.asarray(Image.open(path).convert("RGB"))
+    rows = len(_feature_layers(model))
+    assert rows >= 3
+    assert drawn.shape[0] > rows * CELL * 0.5  # every layer's row is there, not squeezed away
+    assert len(np.unique(drawn.reshape(-1, 3), axis=0)) > 500  # channels, not blank cells
