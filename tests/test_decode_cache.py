@@ -119,3 +119,25 @@ def test_bottleneck_features_get_what_the_budget_leaves_after_cached_pixels():
     assert left == 1_000_000 - 300 * 1000 and "less 0.3 MB of cached pixels" in why
     assert fitting._budget_left("1MB", on_disk)[0] == 1_000_000
     assert fitting._budget_left("100KB", in_memory)[0] == 0
+
+
+def test_the_budget_pays_for_the_disk_paths_own_buffers(tmp_path):
+    """100,000 training images at 150 px go to disk under 1 GB; 10,000 validation images
+    (675 MB) would fit the budget alone, but not beside the disk path's shuffle buffer,
+    shard permutation and readers, so they go to disk too; a small split still fits."""
+    image = 150 * 150 * 3
+    shuffle = 2048 * image
+    train = 100_000 * image
+    reserve = decode_cache.disk_path_memory(train, shuffle)
+    assert shuffle < reserve < 1_000_000_000 - 10_000 * image + shuffle
+
+    def planned(validation_images: int) -> decode_cache.CachePlan:
+        return decode_cache.plan({TRAIN: train, VALIDATION: validation_images * image}, "1GB",
+                                 str(tmp_path), free_probe=lambda folder: 10**13,
+                                 shuffle_bytes=shuffle)
+
+    large = planned(10_000)
+    assert large.folders[TRAIN] and large.folders[VALIDATION]
+    small = planned(1_000)
+    assert small.folders[TRAIN] and small.folders[VALIDATION] is None
+    assert any("disk path's buffers" in reason for reason in small.reasons)

@@ -123,21 +123,40 @@ class CachePlan:
     reasons: list[str]
 
 
+def disk_path_memory(split_bytes: int, shuffle_bytes: int) -> int:
+    """What the disk path itself holds in memory for a split of split_bytes: a shard being
+    permuted as it is written (read, and its permuted copy), the interleaved readers'
+    buffers, and the shuffle buffer's decoded images (shuffle_bytes)."""
+    shard = split_bytes / shard_count(split_bytes)
+    return int(2 * shard) + INTERLEAVE * READ_BUFFER_BYTES + shuffle_bytes
+
+
 def plan(split_bytes: dict[str, int], setting: str, cache_dir: str | None = None,
-         free_probe: Callable[[str], int] | None = None) -> CachePlan:
+         free_probe: Callable[[str], int] | None = None, shuffle_bytes: int = 0) -> CachePlan:
     """In memory while the splits fit the budget (in order: training first); the rest on disk
     in a new folder below cache_dir (default: the system's temporary folder), whose room
-    is checked now, before anything is decoded."""
+    is checked now, before anything is decoded.
+
+    The budget also pays for the disk path's own buffers (disk_path_memory, once: splits
+    are written one after another) as soon as a split goes to disk, so a split after it
+    stays in memory only if it fits what is left: the cache's memory is the budget's,
+    whatever the data size (measured: BENCHMARKS.md, "Trainer peak RSS vs images").
+    """
     budget, why = memory_budget(setting)
-    left, folders, reasons, on_disk = budget, {}, [], 0
+    left, folders, reasons, on_disk, reserved = budget, {}, [], 0, 0
     for split, size in split_bytes.items():
         if size <= left:
             folders[split] = None
             left -= size
-            reasons.append(f"{split}: {_gb(size)} of pixels in memory (budget {_gb(budget)}, {why})")
+            less = f"; less {_gb(reserved)} for the disk path's buffers" if reserved else ""
+            reasons.append(f"{split}: {_gb(size)} of pixels in memory (budget {_gb(budget)}, "
+                           f"{why}{less})")
         else:
             folders[split] = split
             on_disk += size
+            if not reserved:
+                reserved = disk_path_memory(size, shuffle_bytes)
+                left = max(0, left - reserved)
     scratch = None
     if on_disk:
         root = cache_dir or tempfile.gettempdir()

@@ -134,8 +134,10 @@ def cached_splits(
     local disk as the budget allows (decode_cache.plan: checked before anything is decoded);
     the scratch folder is removed when the block ends, however it ends."""
     shape = image_shape(tf_transform_output)
-    sizes = {name: pixel_bytes(example_count(patterns), shape) for name, patterns in splits.items()}
-    cache_plan = decode_cache.plan(sizes, cache_memory, cache_dir, free_probe)
+    counts = {name: example_count(patterns) for name, patterns in splits.items()}
+    sizes = {name: pixel_bytes(count, shape) for name, count in counts.items()}
+    shuffled = pixel_bytes(min(_SHUFFLE_BUFFER, max(counts.values(), default=0)), shape)
+    cache_plan = decode_cache.plan(sizes, cache_memory, cache_dir, free_probe, shuffled)
     for reason in cache_plan.reasons:
         progress.info("decode cache: %s", reason)
     try:
