@@ -102,9 +102,9 @@ def _merge(first: History, second: History) -> History:
 def inference(model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
     """model(batch, training=False) as one traced graph for every batch size.
 
-    Worth one trace when the model runs over a whole split: a MobileNetV2 0.35 bottom at
-    224 px took 14 ms per image traced vs 28 eager on 2 cores (batches of 32), the trace
-    itself a few seconds.
+    Worth one trace when the model runs over a whole split: about twice as fast as eager
+    batch calls on 2 cores (the MobileNetV2 0.35 features pass over 1,276 photos at 224 px:
+    23 s vs 44 s, BENCHMARKS.md, "Recipes").
     """
     signature = tf.TensorSpec([None, *model.input.shape[1:]], model.input.dtype)
     return tf.function(lambda batch: model(batch, training=False), input_signature=[signature])
