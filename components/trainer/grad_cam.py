@@ -51,8 +51,13 @@ def heatmaps(model: keras.Model, images: np.ndarray, class_ids: np.ndarray) -> n
     return np.stack([cv2.resize(h, (width, height), interpolation=cv2.INTER_LINEAR) for h in heat])
 
 
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """An image [h, w, c] with 1 channel (grey) or 3+ as 3 channels, values unchanged."""
+    return np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+
+
 def overlay(image: np.ndarray, heat: np.ndarray) -> np.ndarray:
     """The image (float [h, w, c] in [0, 1]) under the heat in the jet colour map, RGB uint8."""
-    rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
+    rgb = as_rgb(image)
     coloured = cv2.applyColorMap((heat * 255).astype(np.uint8), cv2.COLORMAP_JET)[..., ::-1]
     return (0.55 * rgb * 255 + 0.45 * coloured).clip(0, 255).astype(np.uint8)

@@ -105,8 +105,7 @@ def _channel_cell(channel: np.ndarray) -> np.ndarray:
 
 def _image_cell(image: np.ndarray) -> np.ndarray:
     """A float image in [0, 1] (1 or 3+ channels) -> an RGB uint8 cell."""
-    rgb = np.repeat(image, 3, axis=-1) if image.shape[-1] == 1 else image[..., :3]
-    return cv2.resize((rgb * 255).clip(0, 255).astype(np.uint8), (CELL, CELL),
+    return cv2.resize((grad_cam.as_rgb(image) * 255).clip(0, 255).astype(np.uint8), (CELL, CELL),
                       interpolation=cv2.INTER_AREA)
 
 
