@@ -197,20 +197,35 @@ def input_speed_table(work: Path, examples: Path, transform: Path, count: int) -
 
 
 def cost_table(work: Path, sizes: list[int]) -> list[str]:
-    lines = [f"### The pipeline's cost curve (`visionpipe run`, 500x375 JPEGs, {SIZE} px, scratch, "
-             "1 epoch; seconds per component)", ""]
+    """Seconds and peak memory of every component, and of the whole run, at each size; and
+    how each grew from one size to the next (10x the images growing 10x is linear)."""
     rows, components = {}, []
     for count in sizes:
         wall, summary, peak = base_run(work, count, f"cost-{count}")
-        seconds = summary.get("component_seconds", {})
+        seconds, peaks = summary.get("component_seconds", {}), summary.get("component_peak_mb", {})
         components += [c for c in seconds if c not in components]
-        rows[count] = (wall, seconds, peak)
-        print(count, wall, seconds, flush=True)
-    lines += ["| images | " + " | ".join(components) + " | run wall s | peak RSS (MB) |",
-              "|---" * (len(components) + 3) + "|"]
-    for count, (wall, seconds, peak) in rows.items():
+        rows[count] = (wall, seconds, peaks, peak)
+        print(count, wall, seconds, peaks, flush=True)
+    header = ["| images | " + " | ".join(components) + " | run |",
+              "|---" * (len(components) + 2) + "|"]
+    lines = [f"### The pipeline's cost curve (`visionpipe run`, 500x375 JPEGs, {SIZE} px, scratch "
+             "CNN, 1 epoch, every component in one process)", "", "Seconds:", "", *header]
+    for count, (wall, seconds, _, _) in rows.items():
         cells = " | ".join(f"{seconds.get(c, 0):.0f}" for c in components)
-        lines.append(f"| {count:,} | {cells} | {wall:.0f} | {peak / 1e6:,.0f} |")
+        lines.append(f"| {count:,} | {cells} | {wall:.0f} |")
+    lines += ["", "Peak memory (MB; a component's: the process's resident memory while it ran, "
+              "see pipeline/progress.py; the run's: its high-water mark):", "", *header]
+    for count, (_, _, peaks, peak) in rows.items():
+        cells = " | ".join(f"{peaks.get(c, 0):,}" for c in components)
+        lines.append(f"| {count:,} | {cells} | {peak / 1e6:,.0f} |")
+    lines += ["", "Growth (time ratio for the ratio of images; below 1 per image is better than "
+              "linear):", "", *header]
+    for small, large in zip(sizes, sizes[1:], strict=False):
+        (wall_s, seconds_s, _, _), (wall_l, seconds_l, _, _) = rows[small], rows[large]
+        cells = " | ".join(f"{seconds_l.get(c, 0) / seconds_s[c]:.1f}x" if seconds_s.get(c, 0) >= 1
+                           else "-" for c in components)
+        lines.append(f"| {small:,} -> {large:,} ({large / small:.0f}x) | {cells} | "
+                     f"{wall_l / wall_s:.1f}x |")
     return lines + [""]
 
 

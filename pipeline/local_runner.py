@@ -88,6 +88,7 @@ def run_pipeline(config: PipelineConfig) -> dict[str, Any]:
         log_file=absolute(log_file),
         seconds=round(time.monotonic() - started, 1),
         component_seconds=progress.seconds,
+        component_peak_mb=progress.peak_mb,
         cached_components=sorted(progress.cached),
         config=dataclasses.asdict(config),
         report=absolute(os.path.join(config.run_dir, REPORT_FILE)),

@@ -36,7 +36,7 @@ img { max-width: 100%; border: 1px solid #ddd; margin: 0.3em 0 1em; }
 """
 
 
-def _table(rows: list[tuple[str, Any]], header: tuple[str, ...] | None = None) -> str:
+def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...] | None = None) -> str:
     head = "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>" if header else ""
     body = "".join(
         "<tr>" + "".join(f"<td>{cell}</td>" for cell in row) + "</tr>" for row in rows)
@@ -145,10 +145,11 @@ def render_report(run_dir: str) -> str:
     if config:
         parts += ["<h2>Configuration and hyper-parameters</h2>",
                   _table([(_esc(k), _esc(v)) for k, v in config.items()], ("setting", "value"))]
-    seconds = summary.get("component_seconds", {})
+    seconds, peaks = summary.get("component_seconds", {}), summary.get("component_peak_mb", {})
     if seconds:
-        parts += ["<h2>Seconds per component</h2>",
-                  _table([(_esc(k), _esc(v)) for k, v in seconds.items()])]
+        parts += ["<h2>Time and peak memory per component</h2>",
+                  _table([(_esc(k), _esc(v), _esc(peaks.get(k, "-"))) for k, v in seconds.items()],
+                         ("component", "seconds", "peak memory (MB)"))]
     links = [("summary.json", SUMMARY_FILE), ("run log", "run.log")]
     if summary.get("model_run"):
         links.append(("TensorBoard logs and history.json (ModelRun)", _href(summary["model_run"])))

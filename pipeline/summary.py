@@ -180,6 +180,8 @@ def format_table(summary: dict[str, Any]) -> str:
     for failure in summary.get("failed_thresholds", []):
         rows.append(("failed threshold", failure))
     rows.append(("pushed to", summary.get("pushed_to") or "nothing pushed"))
+    peaks = summary.get("component_peak_mb", {})
     for component, seconds in summary.get("component_seconds", {}).items():
-        rows.append((f"seconds: {component}", seconds))
+        peak = f", peak {peaks[component]:,} MB" if component in peaks else ""
+        rows.append((f"component: {component}", f"{seconds} s{peak}"))
     return tabulate(rows, tablefmt="simple_outline")

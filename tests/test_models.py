@@ -81,10 +81,13 @@ def test_feature_maps_show_a_row_per_layer_of_the_image_and_its_channels(name, t
     from components.trainer.insights import CELL, _feature_layers, feature_maps
 
     model = build_model(_config(name), IMAGE, 3)
-    image = np.random.default_rng(0).random((40, 40, 3)).astype("float32")
-    path = feature_maps(model, image, "feature maps", str(tmp_path / "maps.png"))
-    drawn = np.asarray(Image.open(path).convert("RGB"))
+    images = np.random.default_rng(0).random((2, 40, 40, 3)).astype("float32")
+    paths = feature_maps(model, images, ["first", "second"],
+                         [str(tmp_path / "first.png"), str(tmp_path / "second.png")])
+    drawn = [np.asarray(Image.open(path).convert("RGB")) for path in paths]
     rows = len(_feature_layers(model))
     assert rows >= 3
-    assert drawn.shape[0] > rows * CELL * 0.5  # every layer's row is there, not squeezed away
-    assert len(np.unique(drawn.reshape(-1, 3), axis=0)) > 500  # channels, not blank cells
+    for picture in drawn:
+        assert picture.shape[0] > rows * CELL * 0.5  # every layer's row is there
+        assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 500  # channels, not blank cells
+    assert not np.array_equal(drawn[0], drawn[1])  # each figure shows its own image's maps

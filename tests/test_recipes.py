@@ -143,6 +143,8 @@ def test_grad_cam_heat_is_where_the_evidence_is_and_differs_between_images(name,
     assert heat.shape == (4, 48, 48) and heat.min() >= 0 and heat.max() <= 1
     assert not np.allclose(heat[0], heat[1])  # not one picture for every image
     assert any(h.std() > 0 for h in heat)  # not blank
+    in_batches = grad_cam.heatmaps(model, images, np.array([0, 1, 0, 1]), batch_size=3)
+    np.testing.assert_allclose(in_batches, heat, atol=1e-4)  # each image's heat is its own
 
 
 def test_the_report_pictures_include_grad_cam_for_each_class(trainer_inputs, tmp_path):

@@ -30,9 +30,20 @@ def last_feature_layer(model: keras.Model) -> int:
     raise ValueError(f"{model.name} has no convolution to look through")
 
 
-def heatmaps(model: keras.Model, images: np.ndarray, class_ids: np.ndarray) -> np.ndarray:
-    """Grad-CAM of images (float [n, h, w, c] in [0, 1]) for class_ids: float [n, h, w] in [0, 1]."""
+def heatmaps(model: keras.Model, images: np.ndarray, class_ids: np.ndarray,
+             batch_size: int = 32) -> np.ndarray:
+    """Grad-CAM of images (float [n, h, w, c] in [0, 1]) for class_ids: float [n, h, w] in [0, 1].
+
+    The split model is built once and the images go through it batch_size at a time.
+    """
     front, back = split_after(model, last_feature_layer(model))
+    return np.concatenate([
+        _heat(front, back, images[start:start + batch_size], class_ids[start:start + batch_size])
+        for start in range(0, len(images), batch_size)])
+
+
+def _heat(front: keras.Model, back: keras.Model, images: np.ndarray,
+          class_ids: np.ndarray) -> np.ndarray:
     maps = tf.cast(front(images, training=False), tf.float32)
     with tf.GradientTape() as tape:
         tape.watch(maps)

@@ -73,18 +73,18 @@ def _feature_layers(model: keras.Model) -> list[keras.layers.Layer]:
     return [inner[int(i * step)] for i in range(MAX_LAYERS - 1)] + [inner[-1]]
 
 
-def _activations(model: keras.Model, layers: list[keras.layers.Layer], image: np.ndarray):
-    """Each layer's output for one image, through an intermediate-outputs model."""
+def _activation_model(model: keras.Model, layers: list[keras.layers.Layer]):
+    """A callable: images -> each layer's outputs, through an intermediate-outputs model."""
     if all(layer in model.layers for layer in layers):
         probe = keras.Model(model.inputs, [layer.output for layer in layers])
-        return probe(image[None], training=False)
+        return lambda images: probe(images, training=False)
     # Layers inside a nested base: probe the base on what the outer model feeds it, the
     # output of the layer before it (the models here are a straight line of layers).
     index, base = next((i, layer) for i, layer in enumerate(model.layers)
                        if isinstance(layer, keras.Model))
     feed = keras.Model(model.inputs, model.layers[index - 1].output)
     probe = keras.Model(base.inputs, [layer.output for layer in layers])
-    return probe(feed(image[None], training=False), training=False)
+    return lambda images: probe(feed(images, training=False), training=False)
 
 
 CELL = 72  # pixels per image or channel in the feature-map mosaic
@@ -109,20 +109,39 @@ def _image_cell(image: np.ndarray) -> np.ndarray:
                       interpolation=cv2.INTER_AREA)
 
 
-def feature_maps(model: keras.Model, image: np.ndarray, title: str, path: str) -> str:
-    """One row per conv/pooling layer: the image, then the first channels of its output.
+FEATURE_MAP_BATCH = 16  # images per pass through the intermediate-outputs model
 
-    Drawn as one mosaic in one axes, by hand: a grid of a hundred matplotlib axes took
-    about 8 s per figure on 2 cores, most of the report's time on 18 classes.
+
+def feature_maps(model: keras.Model, images: np.ndarray, titles: list[str],
+                 paths: list[str]) -> list[str]:
+    """For each image (float [n, h, w, c] in [0, 1]), one figure at its path: one row per
+    conv/pooling layer, the image, then the first channels of that layer's output.
+
+    The intermediate-outputs model is built once for all the images. Each figure is one
+    mosaic in one axes, by hand: a grid of a hundred matplotlib axes took about 8 s per
+    figure on 2 cores, most of the report's time on 18 classes.
     """
     layers = _feature_layers(model)
-    outputs = _activations(model, layers, image)
-    outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+    activations = _activation_model(model, layers)
+    written = []
+    for start in range(0, len(images), FEATURE_MAP_BATCH):
+        batch = images[start:start + FEATURE_MAP_BATCH]
+        outputs = activations(batch)
+        outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
+        outputs = [np.asarray(output) for output in outputs]
+        for offset, image in enumerate(batch):
+            written.append(_feature_mosaic(layers, image, [output[offset] for output in outputs],
+                                           titles[start + offset], paths[start + offset]))
+    return written
+
+
+def _feature_mosaic(layers: list[keras.layers.Layer], image: np.ndarray,
+                    outputs: list[np.ndarray], title: str, path: str) -> str:
+    """The figure of one image: its layers' outputs ([h, w, channels] each), a row per layer."""
     columns, step = MAX_CHANNELS + 1, CELL + _GAP
     mosaic = np.full((len(layers) * step - _GAP, columns * step - _GAP, 3), 255, np.uint8)
     picture = _image_cell(image)
-    for row, output in enumerate(outputs):
-        maps = np.asarray(output)[0]
+    for row, maps in enumerate(outputs):
         cells = [picture] + [_channel_cell(maps[..., c])
                              for c in range(min(MAX_CHANNELS, maps.shape[-1]))]
         for column, cell in enumerate(cells):
@@ -193,14 +212,13 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "-_" else "_" for c in name)
 
 
-def grad_cam_figure(model: keras.Model, shown: list[tuple[np.ndarray, int, int, float]],
+def grad_cam_figure(shown: list[tuple[np.ndarray, int, int, float]], heat: np.ndarray,
                     class_names: list[str], title: str, path: str) -> str:
-    """Grad-CAM overlays of (uint8 image, true id, predicted id, confidence), for the predicted class."""
-    images = np.stack([image for image, *_ in shown]).astype(np.float32) / 255.0
-    heat = grad_cam.heatmaps(model, images, np.array([guess for _, _, guess, _ in shown]))
+    """Grad-CAM overlays of (uint8 image, true id, predicted id, confidence) under their heat
+    ([n, h, w], for the predicted class)."""
     figure, axes = plt.subplots(1, len(shown), figsize=(2.4 * len(shown), 2.8), squeeze=False)
-    for axis, image, found, (_, true, guess, p) in zip(axes[0], images, heat, shown, strict=True):
-        axis.imshow(grad_cam.overlay(image, found))
+    for axis, found, (image, true, guess, p) in zip(axes[0], heat, shown, strict=True):
+        axis.imshow(grad_cam.overlay(image.astype(np.float32) / 255.0, found))
         axis.set_title(f"{'correct' if true == guess else 'mistaken'}: {class_names[guess]} "
                        f"({p:.2f})", fontsize=8, color="black" if true == guess else "red")
         axis.set_xticks([])
@@ -245,17 +263,23 @@ def write_insights(model: keras.Model, history: dict[str, list[float]], eval_ima
     written["confusion"] = confusion_plot(result, os.path.join(output_dir, CONFUSION_PNG))
     written["mistakes"] = mistakes_grid([m[1] for m in mistakes], [m[2] for m in mistakes],
                                         os.path.join(output_dir, MISTAKES_FILE))
-    written["feature_maps"] = {}
-    for label_id, image in sorted(samples.items()):
-        name = class_names[label_id]
-        written["feature_maps"][name] = feature_maps(
-            model, image.astype(np.float32) / 255.0, f"feature maps: a '{name}' eval image",
-            os.path.join(output_dir, f"feature_maps_{_safe(name)}.png"))
-    written["grad_cam"] = {}
-    for label_id, kinds in sorted(looked.items()):
+    names = [class_names[label_id] for label_id in sorted(samples)]
+    written["feature_maps"] = dict(zip(names, feature_maps(
+        model, np.stack([samples[label_id] for label_id in sorted(samples)]) / np.float32(255),
+        [f"feature maps: a '{name}' eval image" for name in names],
+        [os.path.join(output_dir, f"feature_maps_{_safe(name)}.png") for name in names]),
+        strict=True))
+    # One Grad-CAM pass over every class's shown images, then a figure per class.
+    shown = {label_id: kinds[True] + kinds[False] for label_id, kinds in sorted(looked.items())}
+    every = [item for items in shown.values() for item in items]
+    heat = grad_cam.heatmaps(model, np.stack([image for image, *_ in every]) / np.float32(255),
+                             np.array([guess for _, _, guess, _ in every])) if every else []
+    written["grad_cam"], start = {}, 0
+    for label_id, items in shown.items():
         name = class_names[label_id]
         written["grad_cam"][name] = grad_cam_figure(
-            model, kinds[True] + kinds[False], class_names,
+            items, heat[start:start + len(items)], class_names,
             f"where the model looked: '{name}' eval images",
             os.path.join(output_dir, f"{grad_cam.GRAD_CAM_PREFIX}{_safe(name)}.png"))
+        start += len(items)
     return written
