@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO, finish, report_header, report_option
-from bench.run_benchmarks import photo_sized
+from bench.photos import photo_sized
 from components import label_vocabulary
 
 SIZE = "150"

@@ -23,6 +23,7 @@ from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import standard_artifacts
 
 from bench.common import REPO, SHARED, finish, report_option
+from bench.photos import photo_sized
 from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import Executor
 from components.image_example_gen.sources import image_folder
@@ -57,20 +58,6 @@ def example_gen(root: Path, output: Path, beam_args: list[str]) -> float:
     Executor(BaseBeamExecutor.Context(beam_pipeline_args=beam_args)).Do(
         {}, {"examples": [examples]}, exec_properties)
     return count / (time.perf_counter() - started)
-
-
-def photo_sized(root: Path, count: int = 3000) -> Path:
-    """JPEGs the size of the Kaggle cats-vs-dogs photos (500x375), where decoding costs more."""
-    import numpy as np
-
-    from pipeline.demo_data import draw_shape, encode
-
-    rng = np.random.default_rng(0)
-    for i in range(count):
-        folder = root / ("a" if i % 2 else "b")
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{i}.jpg").write_bytes(encode(draw_shape("circle", rng, (500, 375)), "JPEG"))
-    return root
 
 
 def folder_bytes(folder: Path) -> int:

@@ -28,7 +28,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 
 from bench.common import REPO, SHARED, finish, report_option
-from bench.run_benchmarks import photo_sized
+from bench.photos import photo_sized
 from components.image_spec import ImageSpec
 from components.trainer import input_pipeline
 from components.trainer.augmentation import (
