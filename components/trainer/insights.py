@@ -263,21 +263,38 @@ def write_insights(model: keras.Model, history: dict[str, list[float]], eval_ima
     written["confusion"] = confusion_plot(result, os.path.join(output_dir, CONFUSION_PNG))
     written["mistakes"] = mistakes_grid([m[1] for m in mistakes], [m[2] for m in mistakes],
                                         os.path.join(output_dir, MISTAKES_FILE))
-    names = [class_names[label_id] for label_id in sorted(samples)]
-    written["feature_maps"] = dict(zip(names, feature_maps(
-        model, np.stack([samples[label_id] for label_id in sorted(samples)]) / np.float32(255),
+    written["feature_maps"] = _feature_map_figures(model, samples, class_names, output_dir)
+    written["grad_cam"] = _grad_cam_figures(model, looked, class_names, output_dir)
+    return written
+
+
+def _feature_map_figures(model: keras.Model, samples: dict[int, np.ndarray],
+                         class_names: list[str], output_dir: str) -> dict[str, str]:
+    """{class: path} of the feature maps of one uint8 eval image per class."""
+    if not samples:
+        return {}
+    ids = sorted(samples)
+    names = [class_names[label_id] for label_id in ids]
+    paths = feature_maps(
+        model, np.stack([samples[label_id] for label_id in ids]) / np.float32(255),
         [f"feature maps: a '{name}' eval image" for name in names],
-        [os.path.join(output_dir, f"feature_maps_{_safe(name)}.png") for name in names]),
-        strict=True))
-    # One Grad-CAM pass over every class's shown images, then a figure per class.
+        [os.path.join(output_dir, f"feature_maps_{_safe(name)}.png") for name in names])
+    return dict(zip(names, paths, strict=True))
+
+
+def _grad_cam_figures(model: keras.Model, looked: dict[int, dict[bool, list]],
+                      class_names: list[str], output_dir: str) -> dict[str, str]:
+    """{class: path}: one Grad-CAM pass over every class's shown images, a figure per class."""
     shown = {label_id: kinds[True] + kinds[False] for label_id, kinds in sorted(looked.items())}
     every = [item for items in shown.values() for item in items]
+    if not every:
+        return {}
     heat = grad_cam.heatmaps(model, np.stack([image for image, *_ in every]) / np.float32(255),
-                             np.array([guess for _, _, guess, _ in every])) if every else []
-    written["grad_cam"], start = {}, 0
+                             np.array([guess for _, _, guess, _ in every]))
+    written, start = {}, 0
     for label_id, items in shown.items():
         name = class_names[label_id]
-        written["grad_cam"][name] = grad_cam_figure(
+        written[name] = grad_cam_figure(
             items, heat[start:start + len(items)], class_names,
             f"where the model looked: '{name}' eval images",
             os.path.join(output_dir, f"{grad_cam.GRAD_CAM_PREFIX}{_safe(name)}.png"))
