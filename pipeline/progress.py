@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import psutil
 from absl import logging as absl_logging
@@ -105,7 +104,7 @@ def _sample_until(progress: ComponentProgress, stop: threading.Event) -> None:
         progress.sample_memory()
 
 
-@contextmanager
+@contextlib.contextmanager
 def console_progress(log_file: str) -> Iterator[ComponentProgress]:
     """Sends every log record to log_file and the progress lines to the console, and samples
     each component's memory while it runs."""
