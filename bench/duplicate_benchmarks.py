@@ -10,7 +10,8 @@
    ExampleGen before them, commit 7bf506f, from a git worktree), on the same photo-sized
    JPEGs, interleaved runs. Goal: <= 1.1x the time.
 4. Peak RSS of the ExampleGen (grouping included) on 20,000 and 100,000 generated images,
-   each in its own process, with and without the duplicate search. Goal: flat.
+   each in its own process: without the duplicate search, with the search on the grey hash
+   alone (the commit before the colour hash) and now; the candidate pairs of each. Goal: flat.
 """
 
 import argparse
@@ -42,6 +43,7 @@ CALTECH = SHARED / "caltech101_18"
 RPS = SHARED / "rps_28px"
 SIGN = SHARED / "sign_mnist_sample.csv.gz"
 BEFORE = "7bf506f"  # the last commit without fingerprints and the duplicate search
+GREY_ONLY = "a6e6684"  # the last commit whose search bucketed on the grey hash alone
 
 
 def _encode(picture: Image.Image, fmt: str = "JPEG", **kwargs) -> bytes:
@@ -268,21 +270,44 @@ def generated(root: Path, count: int) -> Path:
     return root
 
 
-def memory_table(work: Path, before: Path) -> list[str]:
+def candidate_counts(data: Path) -> tuple[int, int, int]:
+    """(candidate pairs on the grey hash alone, with the colour hash too, confirmed) among the
+    images of a generated folder, counted in this process."""
+    signatures = [_signature(i, path.read_bytes(), path.name, "all", path.parent.name)
+                  for i, path in enumerate(sorted(data.glob("*/*.jpg")))]
+    counts = []
+    for colour_max_distance in (duplicates.COLOUR_BITS, duplicates.COLOUR_MAX_DISTANCE):
+        counts.append(duplicates.unique_pairs(
+            duplicates.band_candidates(entries, False, colour_max_distance)[0]
+            for entries in duplicates.band_entries(signatures).values()))
+    confirmed = duplicates.confirmed_edges(counts[1], dict(enumerate(signatures)))
+    return len(counts[0]), len(counts[1]), len(confirmed)
+
+
+def memory_table(work: Path, before: Path, grey_only: Path) -> list[str]:
     lines = ["### ExampleGen peak RSS vs data size, grouping included (goal: flat)", "",
-             "Generated 80x60 JPEGs (1 % near-copies), each size in its own process.", "",
-             "| images | without (before) MB | with the duplicate search MB | seconds with |",
-             "|---|---|---|---|"]
+             "Generated 80x60 JPEGs (1 % near-copies), each size and code in its own process: "
+             f"without the search ({BEFORE}), the search on the grey hash alone ({GREY_ONLY}), "
+             "and now (a colour hash must agree too before a pair is a candidate). Candidate "
+             "pairs counted in-process on the same images.", "",
+             "| images | without MB | grey-hash search MB | s | now MB | s | candidate pairs, "
+             "grey hash alone | now | confirmed |", "|---|---|---|---|---|---|---|---|---|"]
     rss = {}
     for count in (20_000, 100_000):
         data = generated(work / f"gen-{count}", count)
         _, old = run_executor("before", before, data, work / f"mem-before-{count}")
+        grey_seconds, grey = run_executor("now", grey_only, data, work / f"mem-grey-{count}")
         seconds, new = run_executor("now", REPO, data, work / f"mem-now-{count}")
-        rss[count] = (old, new)
-        lines.append(f"| {count:,} | {old / 1024:,.0f} | {new / 1024:,.0f} | {seconds:.0f} |")
+        grey_pairs, pairs, confirmed = candidate_counts(data)
+        rss[count] = (old, grey, new)
+        lines.append(f"| {count:,} | {old / 1024:,.0f} | {grey / 1024:,.0f} | {grey_seconds:.0f} "
+                     f"| {new / 1024:,.0f} | {seconds:.0f} | {grey_pairs:,} | {pairs:,} | "
+                     f"{confirmed:,} |")
         print(lines[-1], flush=True)
-    ratio = rss[100_000][1] / rss[20_000][1]
-    return lines + ["", f"With the search, 100,000 vs 20,000 images: {ratio:.2f}x peak RSS.", ""]
+    growth = [rss[100_000][i] / rss[20_000][i] for i in range(3)]
+    return lines + ["", "Peak RSS, 100,000 vs 20,000 images: without the search "
+                    f"{growth[0]:.2f}x, grey-hash search {growth[1]:.2f}x, now {growth[2]:.2f}x.",
+                    ""]
 
 
 def main() -> None:
@@ -293,9 +318,10 @@ def main() -> None:
                         help="run one of the timed tables alone")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-dup-bench-"))
-    before = work / "before"
-    subprocess.run(["git", "worktree", "add", "--detach", str(before), BEFORE], cwd=REPO,
-                   check=True, capture_output=True)
+    before, grey_only = work / "before", work / "grey-only"
+    for tree, commit in ((before, BEFORE), (grey_only, GREY_ONLY)):
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=REPO,
+                       check=True, capture_output=True)
     try:
         lines = ["## Duplicates and leakage (issue 14)", "",
                  f"Machine: {os.cpu_count()} cores; measured {time.strftime('%Y-%m-%d')} by "
@@ -308,10 +334,11 @@ def main() -> None:
             lines += throughput_table(work, before)
             print("\n".join(lines[-6:]), flush=True)
         if args.only in (None, "memory") and not args.skip_memory:
-            lines += memory_table(work, before)
+            lines += memory_table(work, before, grey_only)
     finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=REPO,
-                       check=False, capture_output=True)
+        for tree in (before, grey_only):
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO,
+                           check=False, capture_output=True)
     finish(lines, args.report, work)
 
 

@@ -75,6 +75,52 @@ def test_copies_are_near_copies_and_distinct_pictures_are_not():
     assert report["groups"] == 3 and report["images_in_groups"] == 3 * (1 + len(COPIES))
 
 
+def _all_candidates(signatures, colour_max_distance: int) -> np.ndarray:
+    return duplicates.unique_pairs(
+        duplicates.band_candidates(entries, False, colour_max_distance)[0]
+        for entries in duplicates.band_entries(signatures).values())
+
+
+def test_one_layout_on_many_colours_gives_fewer_candidates_and_the_same_near_copies():
+    """Where grey hashes crowd (one pattern on 150 background colours), the colour hash keeps
+    pairs that differ in colour from becoming candidates; the near-copies found are the same."""
+    rng = np.random.default_rng(5)
+    pattern = np.asarray(distinct_picture(3).convert("L"), np.float32)
+    pattern = (pattern - pattern.mean()) / pattern.std() * 25
+    signatures = []
+    for i in range(150):
+        picture = rng.integers(40, 216, 3)[None, None, :] + pattern[..., None]
+        picture = np.clip(picture + rng.normal(0, 3, picture.shape), 0, 255).astype(np.uint8)
+        signatures.append(_signature(i, encode(Image.fromarray(picture)), f"{i}.jpg"))
+    crowded = _all_candidates(signatures, duplicates.COLOUR_BITS)  # the prefilter off
+    kept = _all_candidates(signatures, duplicates.COLOUR_MAX_DISTANCE)
+    assert len(crowded) > 5000 and len(kept) < len(crowded) / 3
+    by_index = dict(enumerate(signatures))
+    confirmed = {(e.a.index, e.b.index) for e in duplicates.confirmed_edges(crowded, by_index)}
+    assert confirmed and confirmed == {(e.a.index, e.b.index)
+                                       for e in duplicates.confirmed_edges(kept, by_index)}
+
+
+def test_the_colour_hash_keeps_every_pair_the_thumbnail_check_would_confirm():
+    rng = np.random.default_rng(11)
+    thumbnails = rng.integers(0, 256, (4000, duplicates.THUMBNAIL_VALUES)).astype(np.float32)
+    centred = thumbnails - thumbnails.mean(axis=1, keepdims=True)
+    # A partner at correlation 0.97 (0.970-0.973 after rounding), the check's floor: the
+    # worst case the hash must keep.
+    noise = rng.normal(size=centred.shape)
+    noise -= noise.mean(axis=1, keepdims=True)
+    noise -= (noise * centred).sum(1, keepdims=True) / (centred ** 2).sum(1, keepdims=True) * centred
+    noise *= np.linalg.norm(centred, axis=1, keepdims=True) / np.linalg.norm(noise, axis=1,
+                                                                             keepdims=True)
+    partner = 128 + 0.97 * centred + np.sqrt(1 - 0.97 ** 2) * noise
+    original = duplicates.colour_hashes(np.clip(thumbnails, 0, 255).astype(np.uint8))
+    near = duplicates.colour_hashes(np.clip(np.round(partner), 0, 255).astype(np.uint8))
+    distances = duplicates.popcount(original ^ near)
+    assert distances.max() <= duplicates.COLOUR_MAX_DISTANCE
+    unrelated = duplicates.popcount(original ^ np.roll(original, 1))
+    assert np.mean(unrelated > duplicates.COLOUR_MAX_DISTANCE) > 0.999
+
+
 def test_the_hash_split_keeps_near_copy_groups_in_one_split_and_is_deterministic(tmp_path):
     root = tmp_path / "data"
     for label in ("a", "b"):

@@ -8,7 +8,7 @@ Files are listed on the launcher (cheap), then one Beam pipeline:
    role's split: its input's role, or for a hash-split input the hash of its group's key,
    so near-copies never straddle the pipeline's own splits.
 Image bytes never wait in memory for the search: between the passes only a small record
-per image does (its path, size, format, hash), and the search shuffles 22 bytes per image
+per image does (its path, size, format, hash), and the search shuffles 30 bytes per image
 and band. Reading twice costs a second read of each file (from the page cache locally, a
 second GET on object stores) and no second decode.
 Beside the splits: the label vocabulary, quarantine_report.json and leakage_report.json

@@ -1,7 +1,7 @@
 """The duplicate search of duplicates.py as Beam transforms, so it scales out with the ExampleGen.
 
 - Bucketing: each chunk of images (the ExampleGen validates 32 at a time) becomes one
-  compact array per band (22 bytes per image); the 24 bands are grouped and searched in
+  compact array per band (30 bytes per image); the 24 bands are grouped and searched in
   parallel, each into one array of candidate pairs. Nothing else about an image is
   shuffled.
 - Confirming: the thumbnails of the images in a candidate pair are read back from the
@@ -25,7 +25,7 @@ from components.image_example_gen import duplicates
 
 def _band_entries(chunk: list[duplicates.Signature]):
     """A chunk of signatures -> (band, its ENTRY array as bytes) for every band."""
-    for band, entries in duplicates.band_entries([member for member, _ in chunk]).items():
+    for band, entries in duplicates.band_entries(chunk).items():
         yield band, entries.tobytes()
 
 
