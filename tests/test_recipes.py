@@ -47,6 +47,12 @@ def test_each_recipe_fills_what_the_user_left_unset():
     off = resolve_defaults(TrainingConfig(model="transfer", fine_tune_layers=0))
     assert off.fine_tune_layers == 0
     assert resolve_defaults(TrainingConfig(model="transfer", recipe="course")).fine_tune_epochs == 0
+    # The head on features computed once trains until validation stops it (the recipe's cap,
+    # not --epochs); the course recipe's head trains end to end, for --epochs.
+    assert pretrained.head_epochs == RECIPES["default"].head_epochs > pretrained.epochs
+    assert resolve_defaults(TrainingConfig(model="transfer", recipe="course", epochs=7)
+                            ).head_epochs == 7
+    assert resolve_defaults(TrainingConfig(model="transfer", head_epochs=3)).head_epochs == 3
     with pytest.raises(ValueError, match="--recipe"):
         TrainingConfig(recipe="grandma")
 
@@ -71,7 +77,7 @@ def test_two_phases_train_the_head_on_features_then_unfreeze_the_top(tmp_path, c
     weights = _mobilenet_weights_file(tmp_path, size=48)
     config = resolve_defaults(TrainingConfig(
         model="transfer", base="mobilenet_v2", alpha=0.35, weights=weights, epochs=2,
-        fine_tune_layers=12, fine_tune_epochs=1, batch_size=8))
+        head_epochs=2, fine_tune_layers=12, fine_tune_epochs=1, batch_size=8))
     model = build_model(config, IMAGE, 2)
     base = model.get_layer(BASE_LAYER)
     frozen_before = [w.numpy().copy() for w in base.weights]
@@ -105,7 +111,8 @@ def test_mixed_precision_two_phase_transfer_exports_the_same_float32_scores(trai
     class_names = label_vocabulary.read(label_vocabulary.in_examples(trainer_inputs["train_files"]))
     config = resolve_defaults(TrainingConfig(
         model="transfer", base="mobilenet_v2", alpha=0.35, weights=_mobilenet_weights_file(tmp_path),
-        epochs=2, fine_tune_layers=10, fine_tune_epochs=1, batch_size=16, mixed_precision="on"))
+        epochs=2, head_epochs=2, fine_tune_layers=10, fine_tune_epochs=1, batch_size=16,
+        mixed_precision="on"))
     train = input_pipeline.decoded_images(trainer_inputs["train_files"], transform)
     evaluation = input_pipeline.decoded_images(trainer_inputs["eval_files"], transform)
     with fitting.precision_policy(config.mixed_precision) as mixed:

@@ -31,7 +31,8 @@ MODULE_CONFIGS = {
     # Under MirroredStrategy, as the compiled Kubeflow Trainer runs with GPUs (one CPU
     # device here): both phases build models and optimizers of their own inside its scope.
     "transfer": {"base": "mobilenet_v2", "alpha": 0.35, "weights": "none",
-                 "fine_tune_layers": 5, "fine_tune_epochs": 1, "distribution": "mirrored"},
+                 "fine_tune_layers": 5, "fine_tune_epochs": 1, "head_epochs": 1,
+                 "distribution": "mirrored"},
 }
 
 

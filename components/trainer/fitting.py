@@ -242,9 +242,10 @@ def train(model: keras.Model, config: TrainingConfig, num_classes: int, train: B
     if module.split_frozen is not None and recipe(config.recipe).bottleneck:
         pooled, below = _phase_one_on_features(model, module, config, train, evaluation, tuning)
     if pooled is not None:
-        progress.info("phase one: training the head on the frozen base's features")
+        progress.info("phase one: training the head on the frozen base's features for up to "
+                      "%d epochs", config.head_epochs)
         compile_classifier(pooled.reader, config, num_classes)
-        history = pooled.fit(config, log_dir, config.epochs, phase="head ")
+        history = pooled.fit(config, log_dir, config.head_epochs, phase="head ")
     else:
         history = _end_to_end(model, train, evaluation, config, log_dir, config.epochs,
                               steps_per_epoch=steps_per_epoch)

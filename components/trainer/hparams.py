@@ -22,9 +22,11 @@ INPUT = "training input (the decoded pixels, cached once per run)"
 _BOOL = argparse.BooleanOptionalAction
 
 
-def _by_recipe(text: str, attribute: str) -> str:
-    """Help text ending in what each recipe sets for attribute (read from RECIPES)."""
-    values = ", ".join(f"{name} {getattr(found, attribute)}" for name, found in RECIPES.items())
+def _by_recipe(text: str, attribute: str, unset: str = "none") -> str:
+    """Help text ending in what each recipe sets for attribute (read from RECIPES); unset
+    names what a recipe's None means."""
+    values = ", ".join(f"{name} {unset if getattr(found, attribute) is None else getattr(found, attribute)}"
+                       for name, found in RECIPES.items())
     return f"{text} (default: the recipe's: {values})"
 
 
@@ -116,6 +118,11 @@ class TrainingConfig:
         None, "--fine-tune-layers", lambda: _by_recipe(
             "phase two: unfreeze the top N layers of a pretrained base, or a fraction < 1; 0: no "
             "phase two", "fine_tune_layers"), group=TRANSFER, type=float)
+    head_epochs: int | None = setting(
+        None, "--head-epochs", lambda: _by_recipe(
+            "phase one's epoch cap when the head trains on the frozen base's features computed "
+            "once (about a second per epoch; early stopping ends it sooner)", "head_epochs",
+            unset="--epochs"), group=TRANSFER, type=int)
     fine_tune_epochs: int | None = setting(
         None, "--fine-tune-epochs", lambda: _by_recipe("phase two's epochs", "fine_tune_epochs"),
         group=TRANSFER, type=int)

@@ -12,7 +12,9 @@ BENCHMARKS.md (the two recipes side by side per module).
   1e-3 overshoots and at 1e-4 crawls), the rate cut by 5x when validation loss stalls for
   2 epochs, patience 6 (an augmented epoch's validation loss is noisier than 3 epochs
   can tell), and transfer in two phases when the base has pretrained weights: the head on
-  the frozen base's features computed once ("bottleneck features"), then the top fifth of
+  the frozen base's features computed once ("bottleneck features") until validation stops
+  improving (up to 100 epochs, a second each: capped at --epochs, 15, the head ended
+  short of a logistic regression on the same features), then the top fifth of
   the base unfrozen at 1e-5 for 5 epochs (on the activations below it, computed once,
   when nothing is augmented), keeping the better phase by validation accuracy.
 """
@@ -36,13 +38,16 @@ class Recipe:
     fine_tune_layers: float  # for a pretrained base: top N layers (or a fraction) unfrozen
     fine_tune_epochs: int
     bottleneck: bool  # phase one on the frozen base's features, computed once
+    head_epochs: int | None  # phase one's cap on those features; None: --epochs
 
 
 RECIPES: dict[str, Recipe] = {
     COURSE: Recipe(optimizer="rmsprop", learning_rate=None, patience=3, plateau_factor=None,
-                   plateau_patience=0, fine_tune_layers=0, fine_tune_epochs=0, bottleneck=False),
+                   plateau_patience=0, fine_tune_layers=0, fine_tune_epochs=0, bottleneck=False,
+                   head_epochs=None),
     DEFAULT: Recipe(optimizer="adam", learning_rate=1e-3, patience=6, plateau_factor=0.2,
-                    plateau_patience=2, fine_tune_layers=0.2, fine_tune_epochs=5, bottleneck=True),
+                    plateau_patience=2, fine_tune_layers=0.2, fine_tune_epochs=5, bottleneck=True,
+                    head_epochs=100),
 }
 
 

@@ -125,9 +125,14 @@ def list_split(input_base: str, pattern: str) -> Listing:
 
 
 def read(input_base: str, item: Item, image_shape: tuple[int, int, int]) -> bytes:
-    """The file's bytes as stored."""
+    """The file's bytes as stored.
+
+    Local files through Python's own open: gfile's reader costs about 160 us per photo
+    against 35 us (measured on 500x375 JPEGs), and the ExampleGen reads each file twice.
+    """
     del image_shape  # files carry their own shape
-    with tf.io.gfile.GFile(_join(input_base, item.id), "rb") as f:
+    path = _join(input_base, item.id)
+    with open(path, "rb") if _is_local(path) else tf.io.gfile.GFile(path, "rb") as f:
         return f.read()
 
 

@@ -84,13 +84,14 @@ def resolve_defaults(config: TrainingConfig) -> TrainingConfig:
         augment=unset(config.augment, module.augment_by_default),
         fine_tune_layers=unset(config.fine_tune_layers, chosen.fine_tune_layers if tunable else 0),
         fine_tune_epochs=unset(config.fine_tune_epochs, chosen.fine_tune_epochs if tunable else 0),
+        head_epochs=unset(config.head_epochs, chosen.head_epochs or config.epochs),
     )
 
 
 def is_resolved(config: TrainingConfig) -> bool:
     return None not in (config.learning_rate, config.dropout, config.augment, config.optimizer,
                         config.early_stopping_patience, config.fine_tune_layers,
-                        config.fine_tune_epochs)
+                        config.fine_tune_epochs, config.head_epochs)
 
 
 def build_model(config: TrainingConfig, image: ImageSpec, num_classes: int) -> keras.Model:
