@@ -12,6 +12,8 @@
 4. Peak RSS of the ExampleGen (grouping included) on 20,000 and 100,000 generated images,
    each in its own process: without the duplicate search, with the search on the grey hash
    alone (the commit before the colour hash) and now; the candidate pairs of each. Goal: flat.
+5. The same two searches on 20,000 of the cost curve's photo-sized images, whose grey hashes
+   crowd (`--only crowded`).
 """
 
 import argparse
@@ -32,6 +34,7 @@ import numpy as np
 from PIL import Image, ImageEnhance
 
 from bench.common import REPO, SHARED, finish, report_option
+from bench.photos import photo_sized
 from components.image_example_gen import duplicates
 from components.image_example_gen.fingerprints import fingerprint
 from components.image_example_gen.layout import TEST, TRAIN
@@ -284,6 +287,24 @@ def candidate_counts(data: Path) -> tuple[int, int, int]:
     return len(counts[0]), len(counts[1]), len(confirmed)
 
 
+def crowded_table(work: Path, grey_only: Path, count: int = 20_000) -> list[str]:
+    """The cost curve's photos (a circle on a flat background of a random colour, whose grey
+    hashes crowd): the ExampleGen with the grey-hash search vs now, and their candidates."""
+    data = photo_sized(work / f"crowded-{count}", count)
+    grey_seconds, grey = run_executor("now", grey_only, data, work / "crowded-grey")
+    seconds, new = run_executor("now", REPO, data, work / "crowded-now")
+    grey_pairs, pairs, confirmed = candidate_counts(data)
+    return ["### Crowded grey hashes: the cost curve's photos, grey-hash search vs now", "",
+            f"{count:,} generated 500x375 JPEGs (bench/photos.py: a circle on a flat background "
+            "of a random colour), the ExampleGen in a process of its own.", "",
+            "| code | ExampleGen s | peak RSS MB | candidate pairs | confirmed |",
+            "|---|---|---|---|---|",
+            f"| grey-hash search ({GREY_ONLY}) | {grey_seconds:.0f} | {grey / 1024:,.0f} | "
+            f"{grey_pairs:,} | {confirmed:,} |",
+            f"| now (the colour hash must agree too) | {seconds:.0f} | {new / 1024:,.0f} | "
+            f"{pairs:,} | {confirmed:,} |", ""]
+
+
 def memory_table(work: Path, before: Path, grey_only: Path) -> list[str]:
     lines = ["### ExampleGen peak RSS vs data size, grouping included (goal: flat)", "",
              "Generated 80x60 JPEGs (1 % near-copies), each size and code in its own process: "
@@ -314,7 +335,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     report_option(parser)
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--only", choices=("throughput", "memory"), default=None,
+    parser.add_argument("--only", choices=("throughput", "memory", "crowded"), default=None,
                         help="run one of the timed tables alone")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-dup-bench-"))
@@ -335,6 +356,8 @@ def main() -> None:
             print("\n".join(lines[-6:]), flush=True)
         if args.only in (None, "memory") and not args.skip_memory:
             lines += memory_table(work, before, grey_only)
+        if args.only in (None, "crowded"):
+            lines += crowded_table(work, grey_only)
     finally:
         for tree in (before, grey_only):
             subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO,
