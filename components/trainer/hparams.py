@@ -121,8 +121,8 @@ class TrainingConfig:
     head_epochs: int | None = setting(
         None, "--head-epochs", lambda: _by_recipe(
             "phase one's epoch cap when the head trains on the frozen base's features computed "
-            "once (about a second per epoch; early stopping ends it sooner)", "head_epochs",
-            unset="--epochs"), group=TRANSFER, type=int)
+            "once (under a second per epoch on a thousand photos; early stopping ends it "
+            "sooner)", "head_epochs", unset="--epochs"), group=TRANSFER, type=int)
     fine_tune_epochs: int | None = setting(
         None, "--fine-tune-epochs", lambda: _by_recipe("phase two's epochs", "fine_tune_epochs"),
         group=TRANSFER, type=int)

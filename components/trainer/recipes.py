@@ -13,7 +13,7 @@ BENCHMARKS.md (the two recipes side by side per module).
   2 epochs, patience 6 (an augmented epoch's validation loss is noisier than 3 epochs
   can tell), and transfer in two phases when the base has pretrained weights: the head on
   the frozen base's features computed once ("bottleneck features") until validation stops
-  improving (up to 100 epochs, a second each: capped at --epochs, 15, the head ended
+  improving (up to 100 epochs, each under a second: capped at --epochs, 15, the head ended
   short of a logistic regression on the same features), then the top fifth of
   the base unfrozen at 1e-5 for 5 epochs (on the activations below it, computed once,
   when nothing is augmented), keeping the better phase by validation accuracy.
