@@ -278,11 +278,8 @@ def candidate_counts(data: Path) -> tuple[int, int, int]:
     images of a generated folder, counted in this process."""
     signatures = [_signature(i, path.read_bytes(), path.name, "all", path.parent.name)
                   for i, path in enumerate(sorted(data.glob("*/*.jpg")))]
-    counts = []
-    for colour_max_distance in (duplicates.COLOUR_BITS, duplicates.COLOUR_MAX_DISTANCE):
-        counts.append(duplicates.unique_pairs(
-            duplicates.band_candidates(entries, False, colour_max_distance)[0]
-            for entries in duplicates.band_entries(signatures).values()))
+    counts = [duplicates.candidate_pairs(signatures, colour_max_distance) for colour_max_distance
+              in (duplicates.COLOUR_BITS, duplicates.COLOUR_MAX_DISTANCE)]
     confirmed = duplicates.confirmed_edges(counts[1], dict(enumerate(signatures)))
     return len(counts[0]), len(counts[1]), len(confirmed)
 

@@ -14,7 +14,7 @@ from test_image_example_gen import _feature, all_splits, run_executor
 from components import features
 from components.image_example_gen import duplicates
 from components.image_example_gen.executor import LeakageError
-from components.image_example_gen.fingerprints import fingerprint
+from components.image_example_gen.fingerprints import THUMBNAIL_VALUES, fingerprint
 from components.image_example_gen.layout import DEFAULT_SPLIT_RATIO
 from components.image_example_gen.validation import decode_for_validation
 from pipeline.config import PipelineConfig
@@ -75,12 +75,6 @@ def test_copies_are_near_copies_and_distinct_pictures_are_not():
     assert report["groups"] == 3 and report["images_in_groups"] == 3 * (1 + len(COPIES))
 
 
-def _all_candidates(signatures, colour_max_distance: int) -> np.ndarray:
-    return duplicates.unique_pairs(
-        duplicates.band_candidates(entries, False, colour_max_distance)[0]
-        for entries in duplicates.band_entries(signatures).values())
-
-
 def test_one_layout_on_many_colours_gives_fewer_candidates_and_the_same_near_copies():
     """Where grey hashes crowd (one pattern on 150 background colours), the colour hash keeps
     pairs that differ in colour from becoming candidates; the near-copies found are the same."""
@@ -92,8 +86,8 @@ def test_one_layout_on_many_colours_gives_fewer_candidates_and_the_same_near_cop
         picture = rng.integers(40, 216, 3)[None, None, :] + pattern[..., None]
         picture = np.clip(picture + rng.normal(0, 3, picture.shape), 0, 255).astype(np.uint8)
         signatures.append(_signature(i, encode(Image.fromarray(picture)), f"{i}.jpg"))
-    crowded = _all_candidates(signatures, duplicates.COLOUR_BITS)  # the prefilter off
-    kept = _all_candidates(signatures, duplicates.COLOUR_MAX_DISTANCE)
+    crowded = duplicates.candidate_pairs(signatures, duplicates.COLOUR_BITS)  # the prefilter off
+    kept = duplicates.candidate_pairs(signatures)
     assert len(crowded) > 5000 and len(kept) < len(crowded) / 3
     by_index = dict(enumerate(signatures))
     confirmed = {(e.a.index, e.b.index) for e in duplicates.confirmed_edges(crowded, by_index)}
@@ -103,7 +97,7 @@ def test_one_layout_on_many_colours_gives_fewer_candidates_and_the_same_near_cop
 
 def test_the_colour_hash_keeps_every_pair_the_thumbnail_check_would_confirm():
     rng = np.random.default_rng(11)
-    thumbnails = rng.integers(0, 256, (4000, duplicates.THUMBNAIL_VALUES)).astype(np.float32)
+    thumbnails = rng.integers(0, 256, (4000, THUMBNAIL_VALUES)).astype(np.float32)
     centred = thumbnails - thumbnails.mean(axis=1, keepdims=True)
     # A partner at correlation 0.97 (0.970-0.973 after rounding), the check's floor: the
     # worst case the hash must keep.

@@ -42,7 +42,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from components.image_example_gen.fingerprints import THUMBNAIL_SIDE
+from components.image_example_gen.fingerprints import THUMBNAIL_VALUES
 from components.image_example_gen.layout import TRAIN
 
 HASH_BITS = 64
@@ -52,7 +52,6 @@ BANDS = 24
 BAND_BITS = 14
 COLOUR_BITS = 64  # random hyperplanes of the colour SimHash
 COLOUR_MAX_DISTANCE = 16  # bits of 64: see the module's docstring for the probabilities
-THUMBNAIL_VALUES = THUMBNAIL_SIDE * THUMBNAIL_SIDE * 3
 _HYPERPLANES = np.random.default_rng(0).standard_normal(
     (THUMBNAIL_VALUES, COLOUR_BITS)).astype(np.float32)
 _BAND_POSITIONS = np.array([sorted(random.Random(band).sample(range(HASH_BITS), BAND_BITS))
@@ -249,6 +248,14 @@ def confirmed_edges(pairs: np.ndarray, signatures: dict[int, Signature]) -> list
     confirmed, correlations = confirmed_pairs(pairs, indices, thumbnails)
     return as_edges(confirmed, correlations, {i: signatures[i][0] for i in
                                            {int(v) for v in confirmed[:, :2].ravel()}})
+
+
+def candidate_pairs(signatures: Sequence[Signature],
+                    colour_max_distance: int = COLOUR_MAX_DISTANCE) -> np.ndarray:
+    """Every band's candidate pairs among signatures, each pair once (in one process; with
+    colour_max_distance=COLOUR_BITS the colour hash filters nothing)."""
+    return unique_pairs(band_candidates(entries, False, colour_max_distance)[0]
+                        for entries in band_entries(signatures).values())
 
 
 def find_in_memory(signatures: Iterable[Signature],

@@ -25,6 +25,7 @@ import numpy as np
 HASH_SIDE = 32  # the grey picture the DCT is taken of
 HASH_FREQUENCIES = 8  # 8 x 8 lowest frequencies: 64 bits
 THUMBNAIL_SIDE = 16
+THUMBNAIL_VALUES = THUMBNAIL_SIDE * THUMBNAIL_SIDE * 3  # RGB bytes per thumbnail
 _K = np.arange(HASH_SIDE)
 # DCT-II basis, the rows of the lowest frequencies: low = B @ picture @ B.T
 _BASIS = np.cos(np.pi * (2 * _K[None, :] + 1) * _K[:HASH_FREQUENCIES, None] / (2 * HASH_SIDE)

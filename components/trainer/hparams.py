@@ -25,7 +25,7 @@ _BOOL = argparse.BooleanOptionalAction
 def _by_recipe(text: str, attribute: str, unset: str = "none") -> str:
     """Help text ending in what each recipe sets for attribute (read from RECIPES); unset
     names what a recipe's None means."""
-    values = ", ".join(f"{name} {unset if getattr(found, attribute) is None else getattr(found, attribute)}"
+    values = ", ".join(f"{name} {unset if (value := getattr(found, attribute)) is None else value}"
                        for name, found in RECIPES.items())
     return f"{text} (default: the recipe's: {values})"
 
