@@ -1,7 +1,7 @@
 """Recipes (issue 16): `--recipe course` vs the default, each module, on real photos; one run.
 
     python -m bench.recipe_benchmarks --report FILE [--only caltech101_18] [--skip-ablation]
-        [--skip-probe] [--ablation-data rps_28px]
+        [--skip-recipes] [--skip-probe] [--ablation-data rps_28px]
 
 1. For every module on ../shared/data/caltech101_18 (train/ -> test/; CNNs at 150 px,
    transfer with the real MobileNetV2 0.35 ImageNet weights at 224 px) and on rps_28px:
@@ -204,6 +204,9 @@ def main() -> None:
     report_option(parser)
     parser.add_argument("--only", choices=sorted(DATASETS), default=None)
     parser.add_argument("--skip-ablation", action="store_true")
+    parser.add_argument("--skip-recipes", action="store_true",
+                        help="no course-vs-default table (the ablation's first and last rows "
+                             "are those two recipes on the augmented CNN)")
     parser.add_argument("--skip-probe", action="store_true")
     parser.add_argument("--modules", default=",".join(MODULES), help="comma-separated")
     parser.add_argument("--ablation-data", choices=sorted(DATASETS), default="caltech101_18")
@@ -212,7 +215,8 @@ def main() -> None:
     lines = report_header("## Recipes (issue 16)", "bench/recipe_benchmarks.py",
                           ", all rows in one run")
     print("\n".join(lines), flush=True)
-    recipes, defaults = recipes_table(work, args.only, tuple(args.modules.split(",")))
+    recipes, defaults = ([], {}) if args.skip_recipes else recipes_table(
+        work, args.only, tuple(args.modules.split(",")))
     if not args.skip_probe:
         lines += probe_table(defaults.get("caltech101_18-transfer", {}).get("examples"))
     lines += recipes
