@@ -175,8 +175,11 @@ from components.image_example_gen.sources.image_folder import discover
 properties = executor_properties(data, discover(data).inputs)
 """,
     "before": """
+import os
 from components.image_example_gen.component import executor_properties
-properties = executor_properties(data)
+user_split = os.path.isdir(os.path.join(data, "validation"))  # train/ + validation/ folders
+properties = executor_properties(data, {"train": "train", "eval": "validation"} if user_split
+                                 else None)
 """,
 }
 PROBE = """
@@ -226,34 +229,53 @@ def varied_photos(root: Path, count: int = 3000, size=(500, 375)) -> Path:
     return root
 
 
+# The two layouts the throughput is measured on: a folder of class folders (hash split: pass
+# two writes each image after the search) and the user's own split folders (each image is
+# written as it is read). Folder names both versions read as train + validation.
+LAYOUTS = {"class folders (hash split)": None,
+           "train/ + validation/ folders": ("train", "validation")}
+VALIDATION_EVERY = 5  # every 5th photo goes to validation/ in the split-folders layout
+
+
+def _photo_subset(photos: Path, target: Path, count: int, split_folders) -> Path:
+    """The first count photos of photos, hard-linked into target in the given layout."""
+    for folder in ("a", "b"):
+        paths = sorted((photos / folder).glob("*.jpg"), key=lambda p: int(p.stem))[:count // 2]
+        for position, path in enumerate(paths):
+            split = () if split_folders is None else (
+                split_folders[position % VALIDATION_EVERY == 0],)
+            (target.joinpath(*split, folder)).mkdir(parents=True, exist_ok=True)
+            os.link(path, target.joinpath(*split, folder, path.name))
+    return target
+
+
 def throughput_table(work: Path, before: Path, sizes=(3000, 10_000)) -> list[str]:
     lines = ["### ExampleGen with fingerprints and the duplicate search vs without "
              "(goal <= 1.1x the time)", "",
              "Photo-sized JPEGs of distinct content (500x375), the executor in a process of its "
              "own (Beam's FnApiRunner, the project's Beam arguments), median of 3 interleaved "
-             f"runs each; 'without' is the ExampleGen of commit {BEFORE} (one pass, 2 splits), "
-             "'with' today's (fingerprints, the duplicate search, a second read of each file, "
-             "3 splits).", "",
-             "| images | without (before) s | img/s | with s | img/s | time ratio |",
-             "|---|---|---|---|---|---|"]
+             f"runs each; 'without' is the ExampleGen of commit {BEFORE} (one pass), 'with' "
+             "today's (fingerprints, the duplicate search; on a hash split, a second read of "
+             "each file to write it after the search). Two layouts of the same photos: class "
+             "folders only (today: 3 splits by the group-aware hash) and train/ + "
+             f"validation/ folders (every {VALIDATION_EVERY}th photo in validation/).", "",
+             "| layout | images | without (before) s | img/s | with s | img/s | time ratio |",
+             "|---|---|---|---|---|---|---|"]
     photos = varied_photos(work / "photos", max(sizes))
-    for count in sizes:
-        subset = work / f"photos-{count}"
-        for folder in ("a", "b"):
-            (subset / folder).mkdir(parents=True)
-            for path in sorted((photos / folder).glob("*.jpg"),
-                               key=lambda p: int(p.stem))[:count // 2]:
-                os.link(path, subset / folder / path.name)
-        times = {"before": [], "now": []}
-        for repeat in range(3):
-            for version, tree in (("before", before), ("now", REPO)):
-                seconds, _ = run_executor(version, tree, subset,
-                                          work / f"out-{count}-{version}-{repeat}")
-                times[version].append(seconds)
-        old, new = statistics.median(times["before"]), statistics.median(times["now"])
-        lines.append(f"| {count:,} | {old:.1f} | {count / old:,.0f} | {new:.1f} | "
-                     f"{count / new:,.0f} | {new / old:.2f}x |")
-        print(lines[-1], flush=True)
+    for layout, split_folders in LAYOUTS.items():
+        for count in sizes:
+            subset = _photo_subset(photos, work / f"photos-{count}-{len(lines)}", count,
+                                   split_folders)
+            times = {"before": [], "now": []}
+            for repeat in range(3):
+                for version, tree in (("before", before), ("now", REPO)):
+                    seconds, _ = run_executor(version, tree, subset,
+                                              work / f"out-{len(lines)}-{version}-{repeat}")
+                    times[version].append(seconds)
+            old, new = statistics.median(times["before"]), statistics.median(times["now"])
+            lines.append(f"| {layout} | {count:,} | {old:.1f} | {count / old:,.0f} | "
+                         f"{new:.1f} | {count / new:,.0f} | {new / old:.2f}x |")
+            print(lines[-1], flush=True)
     return lines + [""]
 
 
@@ -347,10 +369,10 @@ def main() -> None:
         if args.only is None:
             for table in (near_copy_table, leakage_table):
                 lines += table()
-                print("\n".join(lines[-6:]), flush=True)
+                print("\n".join(lines[-8:]), flush=True)
         if args.only in (None, "throughput"):
             lines += throughput_table(work, before)
-            print("\n".join(lines[-6:]), flush=True)
+            print("\n".join(lines[-8:]), flush=True)
         if args.only in (None, "memory") and not args.skip_memory:
             lines += memory_table(work, before, grey_only)
         if args.only in (None, "crowded"):

@@ -58,9 +58,8 @@ def inspect_dataset(config: PipelineConfig, progress: bool = True) -> dict[str, 
             if isinstance(result, Quarantined):
                 quarantined.append(result.to_json())
             else:
-                record, member, thumbnail = result
-                records.append(record)
-                signatures.append((member, thumbnail))
+                records.append(result.record)
+                signatures.append((result.member, result.thumbnail))
     group_keys, found = duplicates.find_in_memory(signatures, shares)
     per_split: Counter[str] = Counter()
     per_class: dict[str, Counter[str]] = {}

@@ -6,6 +6,7 @@ import os
 import pytest
 import tensorflow as tf
 from conftest import image_bytes
+from tfx.components.example_gen import write_split
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import standard_artifacts
 
@@ -122,20 +123,35 @@ def test_hash_split_is_deterministic_and_near_the_ratio(messy_tree, tmp_path):
     assert 0 < len(names(first.uri, "test")) < len(names(first.uri, "train"))
 
 
-def test_users_own_split_folders_are_used(tmp_path):
+@pytest.mark.parametrize("folders, carved", [
+    (("train", "validation"), False),  # every input has one role: written as read
+    (("train", "test"), True),  # validation carved from train/ by the group-aware hash
+])
+def test_users_own_split_folders_are_used(tmp_path, folders, carved):
     root = tmp_path / "data"
-    for split, count in (("train", 6), ("validation", 3)):
+    for split, count in zip(folders, (6, 3), strict=True):
         for cls in ("a", "b"):
             for i in range(count):  # every picture its own: no leak across the splits
                 seed = len(split) * 1000 + ord(cls) * 10 + i
                 _write(root / split / cls / f"{i}.jpg", image_bytes(seed=seed))
-    split_folders = image_folder.find_split_folders(str(root))
-    assert split_folders == {"train": "train", "validation": "validation"}
-    run_executor(root, tmp_path / "out")
-    eval_paths = {_feature(e, features.RELATIVE_PATH).decode()
-                  for e in read_split(tmp_path / "out", "validation")}
-    assert len(eval_paths) == 6 and all(p.startswith("validation/") for p in eval_paths)
-    assert len(read_split(tmp_path / "out", "train")) == 12
+    assert image_folder.find_split_folders(str(root)) == {name: name for name in folders}
+    output = tmp_path / "out"
+    run_executor(root, output)
+    paths = {split: [_feature(e, features.RELATIVE_PATH).decode()
+                     for e in read_split(output, split)]
+             for split in ("train", "validation", "test")}
+    every = [path for split_paths in paths.values() for path in split_paths]
+    assert len(every) == len(set(every)) == 18  # each image once
+    held_out = folders[1]
+    assert sorted(paths[held_out]) == sorted(
+        f"{held_out}/{cls}/{i}.jpg" for cls in ("a", "b") for i in range(3))
+    assert all(path.startswith("train/") for split in ("train", "validation")
+               if split != held_out for path in paths[split])
+    # The held-out folder's images were written in the first pass, as they were read; only
+    # a hash-split train/ waits for the duplicate groups and is written after them.
+    written_after = {path.parent.name for path in output.glob(
+        f"Split-*/{write_split.DEFAULT_TF_RECORD_FILE_NAME}-[0-9]*")}
+    assert written_after == ({"Split-train", "Split-validation"} if carved else set())
 
 
 def test_only_corrupt_files_is_a_clear_error(tmp_path):

@@ -2,15 +2,17 @@
 
 Files are listed on the launcher (cheap), then one Beam pipeline:
 1. every image is read, decoded once to validate it and fingerprinted (content hash,
-   perceptual hash, thumbnail: ingest.py); unreadable ones go to the quarantine report;
+   perceptual hash, thumbnail: ingest.py); unreadable ones go to the quarantine report.
+   An image whose input has one role (a split folder of the user's: val/, test/, or
+   train/ beside val/) is written into that split at once, from the bytes in hand;
 2. the duplicate search (find_duplicates.py) groups near-copies;
-3. each image is read again (not decoded) and written as a tf.train.Example into its
-   role's split: its input's role, or for a hash-split input the hash of its group's key,
-   so near-copies never straddle the pipeline's own splits.
+3. the images of hash-split inputs (a folder of class folders, or train/ when validation
+   is carved from it) are read again (not decoded) and written into their group's role:
+   the hash of the group's key, so near-copies never straddle the pipeline's own splits.
 Image bytes never wait in memory for the search: between the passes only a small record
-per image does (its path, size, format, hash), and the search shuffles 30 bytes per image
-and band. Reading twice costs a second read of each file (from the page cache locally, a
-second GET on object stores) and no second decode.
+per hash-split image does (its path, size, format, hash), and the search shuffles 30
+bytes per image and band. Reading twice costs a second read of each such file (from the
+page cache locally, a second GET on object stores) and no second decode.
 Beside the splits: the label vocabulary, quarantine_report.json and leakage_report.json
 (duplicate groups, near-copies across the user's splits, copies with different labels).
 """
@@ -35,11 +37,11 @@ from tfx.utils import proto_utils
 from components import features, label_vocabulary
 from components.image_example_gen import duplicates, sources
 from components.image_example_gen.find_duplicates import FindDuplicates
-from components.image_example_gen.ingest import Ingested, Quarantined, ingest
+from components.image_example_gen.ingest import Fingerprinted, Ingested, Quarantined, ingest
 from components.image_example_gen.layout import ROLES
-from components.image_example_gen.options import IngestOptions
+from components.image_example_gen.options import IngestOptions, Shares
 from components.image_example_gen.validation import upright
-from components.image_example_gen.write import WriteExamplesSplit
+from components.image_example_gen.write import FIRST_PASS_FILE_NAME, WriteExamplesSplit
 
 INGEST_OPTIONS_KEY = "ingest_options"
 _QUARANTINE = "quarantine"
@@ -83,55 +85,92 @@ def image_example(relative_path: str, class_name: str, label: int, data: bytes, 
     )
 
 
-class _ReadAndFingerprint(beam.DoFn):
-    """A chunk of (index, item, input) -> small Ingested records, one chunk of signatures for
-    the duplicate search, and quarantine records with the reason.
+def fixed_roles(shares: dict[str, Shares]) -> dict[str, str]:
+    """{input: its one role} for the inputs that have a single role (the user's split
+    folders): their images need no duplicate groups to know their split."""
+    return {name: input_shares[0][0] for name, input_shares in shares.items()
+            if len(input_shares) == 1}
 
-    Chunks, not single items: a small thread pool decodes the files of a chunk in
-    parallel (TensorFlow's decoder releases the GIL), and Beam pays its per-element
-    cost once per chunk instead of once per image.
-    """
 
-    def __init__(self, input_base: str, options: IngestOptions):
-        self._input_base = input_base
-        self._options = options
-        self._read = beam.metrics.Metrics.counter("visionpipe", "images_read")
-        self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
-        self._pool: ThreadPoolExecutor | None = None
-        self._source: sources.Source | None = None
+def _example_bytes(record: Ingested, data: bytes, label_ids: dict[str, int]) -> bytes:
+    """The serialized Example of an image's bytes, upright."""
+    data, info = upright(data, record.info)
+    return image_example(record.item.id, record.item.class_name,
+                         label_ids[record.item.class_name], data, info).SerializeToString()
+
+
+class _PooledDoFn(beam.DoFn):
+    """A DoFn with a small thread pool for the file reads and decodes of a chunk: they
+    release the GIL, so they overlap each other and the writing of the chunk before."""
+
+    _pool: ThreadPoolExecutor | None = None
 
     def setup(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
-        self._source = sources.source(self._options.data_format)
 
     def teardown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown()
 
-    def _ingest(self, entry: tuple[int, sources.Item, str]):
+
+class _ReadAndFingerprint(_PooledDoFn):
+    """A chunk of (index, item, input) -> small Ingested records, one chunk of signatures for
+    the duplicate search, and quarantine records with the reason; the Examples of images
+    whose input has one role, tagged with _first_pass(role).
+
+    Chunks, not single items: the pool decodes the files of a chunk in parallel
+    (TensorFlow's decoder releases the GIL), and Beam pays its per-element cost once per
+    chunk instead of once per image.
+    """
+
+    def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
+        self._input_base = input_base
+        self._label_ids = label_ids
+        self._options = options
+        self._fixed_roles = fixed_roles(options.shares_by_input())
+        self._read = beam.metrics.Metrics.counter("visionpipe", "images_read")
+        self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
+        self._source: sources.Source | None = None
+
+    def setup(self) -> None:
+        super().setup()
+        self._source = sources.source(self._options.data_format)
+
+    def _ingest(self, entry: tuple[int, sources.Item, str]
+                ) -> tuple[Fingerprinted | Quarantined, bytes | None]:
+        """The image ingested, and its serialized Example when its role is fixed."""
         index, item, input_name = entry
-        return ingest(self._source, self._input_base, index, item, input_name,
-                      self._options.image_shape, self._options.max_pixels)
+        result = ingest(self._source, self._input_base, index, item, input_name,
+                        self._options.image_shape, self._options.max_pixels)
+        if isinstance(result, Quarantined) or input_name not in self._fixed_roles:
+            return result, None
+        return result, _example_bytes(result.record, result.data, self._label_ids)
 
     def process(self, chunk: list[tuple[int, sources.Item, str]]):
         records, signatures = [], []
-        for result in self._pool.map(self._ingest, chunk):
+        for result, example in self._pool.map(self._ingest, chunk):
             if isinstance(result, Quarantined):
                 self._quarantined.inc()
                 yield beam.pvalue.TaggedOutput(_QUARANTINE, result.to_json())
-            else:
-                self._read.inc()
-                record, member, thumbnail = result
-                records.append(record)
-                signatures.append((member, thumbnail))
+                continue
+            self._read.inc()
+            signatures.append((result.member, result.thumbnail))
+            if example is None:
+                records.append(result.record)
+                continue
+            role = self._fixed_roles[result.record.input]
+            beam.metrics.Metrics.counter("visionpipe", _examples_counter(role)).inc()
+            yield beam.pvalue.TaggedOutput(_first_pass(role), example)
         if records:
             yield records
+        if signatures:
             yield beam.pvalue.TaggedOutput(_SIGNATURES, signatures)
 
 
-class _WriteExamples(beam.DoFn):
-    """A chunk of Ingested records -> their Examples, each tagged with its role; the bytes are
-    read again (not decoded: validation already did)."""
+class _WriteExamples(_PooledDoFn):
+    """A chunk of Ingested records of hash-split inputs -> their Examples, each tagged with its
+    group's role; the bytes are read again (not decoded: validation already did), by the
+    pool, a chunk ahead of the writing."""
 
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
         self._input_base = input_base
@@ -141,19 +180,20 @@ class _WriteExamples(beam.DoFn):
         self._source: sources.Source | None = None
 
     def setup(self) -> None:
+        super().setup()
         self._source = sources.source(self._options.data_format)
+
+    def _example(self, record: Ingested) -> bytes:
+        data = self._source.read(self._input_base, record.item, self._options.image_shape)
+        return _example_bytes(record, data, self._label_ids)
 
     def process(self, records: list[Ingested], found):
         group_keys, _ = found
-        for record in records:
+        for record, example in zip(records, self._pool.map(self._example, records), strict=True):
             role = duplicates.role_of(self._shares[record.input],
                                       group_keys.get(record.index, record.sha256))
             beam.metrics.Metrics.counter("visionpipe", _examples_counter(role)).inc()
-            data = self._source.read(self._input_base, record.item, self._options.image_shape)
-            data, info = upright(data, record.info)
-            yield beam.pvalue.TaggedOutput(role, image_example(
-                record.item.id, record.item.class_name,
-                self._label_ids[record.item.class_name], data, info))
+            yield beam.pvalue.TaggedOutput(role, example)
 
 
 def _write_json(value: Any, path: str) -> None:
@@ -197,6 +237,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                                      f"vocabulary {class_names}")
             entries += [(len(entries) + i, item, name) for i, item in enumerate(listing.items)]
         roles = [role for role in ROLES if any(role == r for s in shares.values() for r, _ in s)]
+        first_pass_roles = sorted(set(fixed_roles(shares).values()), key=roles.index)
+        second_pass_roles = [role for role in roles if any(
+            len(s) > 1 and role in dict(s) for s in shares.values())]
         parts_dir = os.path.join(examples.uri, _PARTS_DIR)
         examples.split_names = artifact_utils.encode_split_names(roles)
         output_examples = output_dict[standard_component_specs.EXAMPLES_KEY]
@@ -206,9 +249,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             pipeline
             # Create reshuffles its elements, so the chunks spread over workers.
             | "ListFiles" >> beam.Create(_chunks(entries))
-            | "ReadAndFingerprint" >> beam.ParDo(_ReadAndFingerprint(input_base, options))
-            .with_outputs(_QUARANTINE, _SIGNATURES, main="records")
+            | "ReadAndFingerprint" >> beam.ParDo(_ReadAndFingerprint(input_base, label_ids, options))
+            .with_outputs(_QUARANTINE, _SIGNATURES, *map(_first_pass, first_pass_roles),
+                          main="records")
         )
+        for role in first_pass_roles:
+            _ = read[_first_pass(role)] | f"WriteSplitFirstPass[{role}]" >> WriteExamplesSplit(
+                artifact_utils.get_split_uri(output_examples, role), FIRST_PASS_FILE_NAME)
         signature_files = (
             read[_SIGNATURES]
             | "PickleSignatures" >> beam.FlatMap(lambda chunk: [pickle.dumps(s) for s in chunk])
@@ -220,12 +267,13 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 {"duplicates": result[1], _QUARANTINE: quarantined},
                 os.path.join(parts_dir, _REPORTS_PART)),
             quarantined=beam.pvalue.AsList(read[_QUARANTINE]))
-        written = read.records | "ToExamples" >> beam.ParDo(
-            _WriteExamples(input_base, label_ids, options), beam.pvalue.AsSingleton(found)
-        ).with_outputs(*roles)
-        for role in roles:
-            _ = written[role] | f"WriteSplit[{role}]" >> WriteExamplesSplit(
-                artifact_utils.get_split_uri(output_examples, role))
+        if second_pass_roles:
+            written = read.records | "ToExamples" >> beam.ParDo(
+                _WriteExamples(input_base, label_ids, options), beam.pvalue.AsSingleton(found)
+            ).with_outputs(*second_pass_roles)
+            for role in second_pass_roles:
+                _ = written[role] | f"WriteSplit[{role}]" >> WriteExamplesSplit(
+                    artifact_utils.get_split_uri(output_examples, role))
         result = pipeline.run()
         result.wait_until_finish()
         split_counts = {role: _counter(result, _examples_counter(role)) for role in roles}
@@ -299,6 +347,11 @@ def write_text(path: str, text: str) -> None:
     """Writes a text file on any filesystem gfile knows."""
     with tf.io.gfile.GFile(path, "w") as f:
         f.write(text)
+
+
+def _first_pass(role: str) -> str:
+    """The output tag of the Examples pass one writes into role's split."""
+    return f"first_pass_{role}"
 
 
 def _examples_counter(role: str) -> str:

@@ -28,6 +28,17 @@ class Ingested:
 
 
 @dataclasses.dataclass(frozen=True)
+class Fingerprinted:
+    """What reading one valid image gives: its record, its duplicate-search member and
+    thumbnail, and the bytes as read (written at once when the image's role is fixed)."""
+
+    record: Ingested
+    member: Member
+    thumbnail: bytes
+    data: bytes
+
+
+@dataclasses.dataclass(frozen=True)
 class Quarantined:
     """An item that is not an image this pipeline accepts, and why."""
 
@@ -40,8 +51,8 @@ class Quarantined:
 
 def ingest(source: sources.Source, input_base: str, index: int, item: sources.Item,
            input_name: str, image_shape: tuple[int, int, int], max_pixels: int
-           ) -> tuple[Ingested, Member, bytes] | Quarantined:
-    """(the image, its duplicate-search member, its thumbnail), or why it is quarantined."""
+           ) -> Fingerprinted | Quarantined:
+    """The image read, validated and fingerprinted, or why it is quarantined."""
     try:
         data = source.read(input_base, item, image_shape)
         info, pixels = decode_for_validation(data, max_pixels)
@@ -50,4 +61,5 @@ def ingest(source: sources.Source, input_base: str, index: int, item: sources.It
         return Quarantined(item.id, reason)
     found = fingerprint(data, pixels, info.orientation)
     member = Member(index, item.id, input_name, item.class_name, found.sha256, found.phash)
-    return Ingested(index, item, input_name, info, found.sha256), member, found.thumbnail
+    return Fingerprinted(Ingested(index, item, input_name, info, found.sha256), member,
+                         found.thumbnail, data)

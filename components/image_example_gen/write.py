@@ -22,6 +22,9 @@ from apache_beam.io.filesystems import FileSystems
 from tfx.components.example_gen import write_split
 
 GZIP_LEVEL = 0  # stored blocks: valid gzip, no CPU spent on incompressible image bytes
+# The files of the Examples written as they are read (inputs with one role), beside TFX's
+# own name for the ones written after the duplicate search; readers take `<split>/*`.
+FIRST_PASS_FILE_NAME = f"{write_split.DEFAULT_TF_RECORD_FILE_NAME}-first-pass"
 
 
 class _StoredGzipFile(gzip.GzipFile):
@@ -54,8 +57,11 @@ class _StoredGzipTFRecordSink(tfrecordio._TFRecordSink):  # noqa: SLF001 - see t
 
 
 @beam.ptransform_fn
-def WriteExamplesSplit(examples, output_split_path: str, level: int = GZIP_LEVEL):  # noqa: N802
-    """Serialized Examples -> `<split>/data_tfrecord-*.gz`, the file names TFX's own writer uses.
+def WriteExamplesSplit(examples, output_split_path: str,  # noqa: N802 - a PTransform
+                       file_name: str = write_split.DEFAULT_TF_RECORD_FILE_NAME,
+                       level: int = GZIP_LEVEL):
+    """Serialized Examples -> `<split>/<file_name>-*.gz` (by default `data_tfrecord`, the
+    file names TFX's own writer uses).
 
     No Reshuffle before writing (TFX's WriteSplit has one): the listing is already
     spread by Create's reshuffle, and the Trainer shuffles every epoch.
@@ -64,5 +70,5 @@ def WriteExamplesSplit(examples, output_split_path: str, level: int = GZIP_LEVEL
         examples
         | "Serialize" >> beam.ParDo(write_split.MaybeSerialize())
         | "Write" >> beam.io.Write(_StoredGzipTFRecordSink(
-            os.path.join(output_split_path, write_split.DEFAULT_TF_RECORD_FILE_NAME), level))
+            os.path.join(output_split_path, file_name), level))
     )
