@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import REPO, SHARED, finish, report_header, report_option
+from components.trainer.recipes import DEFAULT, RECIPES
 from components.trainer.run_fn import HISTORY_FILE, TIMING_FILE
 
 CALTECH = SHARED / "caltech101_18"
@@ -87,7 +88,9 @@ def _cell(result: dict) -> str:
 def recipes_table(work: Path, only: str | None,
                   modules: tuple[str, ...]) -> tuple[list[str], dict[str, dict]]:
     """The table, and each run of the default recipe by its name (data-module)."""
-    lines = [f"### `--recipe course` vs the default (test split; at most {EPOCHS} epochs)", "",
+    lines = [f"### `--recipe course` vs the default (test split; at most {EPOCHS} epochs, the "
+             f"default transfer's head on cached features at most "
+             f"{RECIPES[DEFAULT].head_epochs})", "",
              "Training s: the fitting alone (both phases, features included); Trainer s: the "
              "whole component (decoding, fitting, per-split metrics, report pictures, export).",
              "",

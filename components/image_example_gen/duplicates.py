@@ -14,9 +14,10 @@ Candidates come from bit-sampling locality-sensitive hashing: BANDS bands of BAN
 bits picked from the hash; two hashes within MAX_DISTANCE bits share a band with
 probability >= 0.98 at 8 bits and >= 0.90 at 10, and two unrelated hashes (about 32
 bits apart) with probability 1 - (1 - 2**-14)**24 ~ 0.15 %. Only hashes in one bucket are
-compared, byte-identical images collapsed to one first, so no step compares all pairs;
-the bucketing carries 30 bytes per image and band, and the bands are processed in
-parallel. Groups are the connected components of the near-copy relation (union-find).
+compared, byte-identical images collapsed to one first, so no step compares all pairs.
+The search carries 28 bytes per image (HASHES); each band's buckets are computed from
+them where that band is searched, so the bands are processed in parallel and nothing is
+shuffled per band. Groups are the connected components of the near-copy relation (union-find).
 
 Where grey hashes crowd (pictures of one layout on different colours), most pairs of a
 bucket are close in grey and far apart in colour, and carrying them all to the thumbnail
@@ -60,10 +61,11 @@ _BAND_WEIGHTS = (1 << np.arange(BAND_BITS - 1, -1, -1)).astype(np.int64)
 PAIR_BLOCK = 1 << 18  # same-bucket pairs generated and compared at once
 CONFIRM_BLOCK = 4096  # candidate pairs whose thumbnails are compared at once
 MAX_LISTED = 1000  # pairs listed in the report (all are counted)
-# What the bucketing shuffles: bucket, the image's index, its perceptual hash, 64 bits of
-# its content hash (to collapse byte-identical copies) and its colour hash.
-ENTRY = np.dtype([("bucket", "<u2"), ("index", "<u4"), ("phash", "<u8"), ("content", "<u8"),
-                  ("colour", "<u8")])
+# What the search keeps of an image: its index, its perceptual hash, 64 bits of its content
+# hash (to collapse byte-identical copies) and its colour hash.
+HASHES = np.dtype([("index", "<u4"), ("phash", "<u8"), ("content", "<u8"), ("colour", "<u8")])
+# An image in one band: its bucket there, then its HASHES.
+ENTRY = np.dtype([("bucket", "<u2"), *((name, HASHES[name]) for name in HASHES.names)])
 _POPCOUNT16 = np.array([bin(i).count("1") for i in range(1 << 16)], dtype=np.uint8)
 
 
@@ -117,27 +119,29 @@ def colour_hashes(thumbnails: np.ndarray) -> np.ndarray:
     return np.packbits(bits, axis=1).view(">u8").astype(np.uint64).ravel()
 
 
-def band_entries(signatures: Sequence[Signature]) -> dict[int, np.ndarray]:
-    """{band: ENTRY array} for a batch of images: every image once in every band, bucketed
-    by the hash's bits at the band's positions."""
+def image_hashes(signatures: Sequence[Signature]) -> np.ndarray:
+    """The HASHES array of a batch of images."""
+    hashes = np.empty(len(signatures), dtype=HASHES)
     if not signatures:
-        return {}
+        return hashes
     members = [member for member, _ in signatures]
-    phashes = np.array([m.phash for m in members], dtype=np.uint64)
-    indices = np.array([m.index for m in members], dtype=np.uint32)
-    contents = np.array([m.content for m in members], dtype=np.uint64)
-    colours = colour_hashes(np.frombuffer(b"".join(t for _, t in signatures), np.uint8)
-                            .reshape(len(signatures), THUMBNAIL_VALUES))
-    bits = ((phashes[:, None, None] >> _BAND_POSITIONS[None]) & np.uint64(1)).astype(np.int64)
-    buckets = (bits @ _BAND_WEIGHTS).astype(np.uint16)  # [images, bands]
-    bands = {}
-    for band in range(BANDS):
-        entries = np.empty(len(members), dtype=ENTRY)
-        entries["bucket"], entries["index"] = buckets[:, band], indices
-        entries["phash"], entries["content"] = phashes, contents
-        entries["colour"] = colours
-        bands[band] = entries
-    return bands
+    hashes["index"] = [m.index for m in members]
+    hashes["phash"] = np.array([m.phash for m in members], dtype=np.uint64)
+    hashes["content"] = np.array([m.content for m in members], dtype=np.uint64)
+    hashes["colour"] = colour_hashes(np.frombuffer(b"".join(t for _, t in signatures), np.uint8)
+                                     .reshape(len(signatures), THUMBNAIL_VALUES))
+    return hashes
+
+
+def band_entries(hashes: np.ndarray, band: int) -> np.ndarray:
+    """The images' HASHES as one band's ENTRY array: each bucketed by the perceptual hash's
+    bits at the band's positions."""
+    bits = ((hashes["phash"][:, None] >> _BAND_POSITIONS[band][None]) & np.uint64(1))
+    entries = np.empty(len(hashes), dtype=ENTRY)
+    entries["bucket"] = (bits.astype(np.int64) @ _BAND_WEIGHTS).astype(np.uint16)
+    for name in HASHES.names:
+        entries[name] = hashes[name]
+    return entries
 
 
 NO_PAIRS = np.zeros((0, 3), dtype=np.int64)  # candidate pairs: rows of (index, index, distance)
@@ -155,6 +159,8 @@ def band_candidates(entries: np.ndarray, with_exact: bool,
     compared PAIR_BLOCK at a time, so the cost is the number of same-bucket pairs, not a
     Python loop, and the memory a block's, however crowded the buckets.
     """
+    if not len(entries):
+        return NO_PAIRS, []
     entries = np.sort(entries, order=("bucket", "content", "index"))
     same_content = ((entries["bucket"][1:] == entries["bucket"][:-1])
                     & (entries["content"][1:] == entries["content"][:-1]))
@@ -254,17 +260,19 @@ def candidate_pairs(signatures: Sequence[Signature],
                     colour_max_distance: int = COLOUR_MAX_DISTANCE) -> np.ndarray:
     """Every band's candidate pairs among signatures, each pair once (in one process; with
     colour_max_distance=COLOUR_BITS the colour hash filters nothing)."""
-    return unique_pairs(band_candidates(entries, False, colour_max_distance)[0]
-                        for entries in band_entries(signatures).values())
+    hashes = image_hashes(signatures)
+    return unique_pairs(band_candidates(band_entries(hashes, band), False, colour_max_distance)[0]
+                        for band in range(BANDS))
 
 
 def find_in_memory(signatures: Iterable[Signature],
                    shares: dict[str, Sequence[Sequence]]) -> tuple[dict[int, str], dict]:
     """The whole search in one process (what `visionpipe inspect` runs): groups and report."""
     by_index = {member.index: (member, thumbnail) for member, thumbnail in signatures}
+    hashes = image_hashes(list(by_index.values()))
     arrays, exact_groups = [], []
-    for band, entries in band_entries(list(by_index.values())).items():
-        pairs, exact = band_candidates(entries, with_exact=band == 0)
+    for band in range(BANDS):
+        pairs, exact = band_candidates(band_entries(hashes, band), with_exact=band == 0)
         arrays.append(pairs)
         exact_groups += exact
     edges = confirmed_edges(unique_pairs(arrays), by_index)

@@ -9,9 +9,9 @@ Files are listed on the launcher (cheap), then one Beam pipeline:
 3. the images of hash-split inputs (a folder of class folders, or train/ when validation
    is carved from it) are read again (not decoded) and written into their group's role:
    the hash of the group's key, so near-copies never straddle the pipeline's own splits.
-Image bytes never wait in memory for the search: between the passes only a small record
-per hash-split image does (its path, size, format, hash), and the search shuffles 30
-bytes per image and band. Reading twice costs a second read of each such file (from the
+Image bytes never wait for the search: between the passes only a small record per
+hash-split image does (its path, size, format, hash), in a part file on disk, and the
+search joins 28 bytes per image into one array. Reading twice costs a second read of each such file (from the
 page cache locally, a second GET on object stores) and no second decode.
 Beside the splits: the label vocabulary, quarantine_report.json and leakage_report.json
 (duplicate groups, near-copies across the user's splits, copies with different labels).
@@ -268,7 +268,17 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 os.path.join(parts_dir, _REPORTS_PART)),
             quarantined=beam.pvalue.AsList(read[_QUARANTINE]))
         if second_pass_roles:
-            written = read.records | "ToExamples" >> beam.ParDo(
+            # The records wait for the groups on disk, not in the runner's memory (which
+            # holds what passes between stages, about three copies when it is read back).
+            record_files = (
+                read.records
+                | "PickleRecords" >> beam.Map(pickle.dumps)
+                | "WriteRecords" >> beam.io.WriteToTFRecord(os.path.join(parts_dir, "records")))
+            written = (
+                record_files
+                | "ReadRecords" >> beam.io.ReadAllFromTFRecord()
+                | "UnpickleRecords" >> beam.Map(pickle.loads)
+            ) | "ToExamples" >> beam.ParDo(
                 _WriteExamples(input_base, label_ids, options), beam.pvalue.AsSingleton(found)
             ).with_outputs(*second_pass_roles)
             for role in second_pass_roles:

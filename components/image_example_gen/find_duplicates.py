@@ -1,9 +1,11 @@
 """The duplicate search of duplicates.py as Beam transforms, so it scales out with the ExampleGen.
 
 - Bucketing: each chunk of images (the ExampleGen validates 32 at a time) becomes one
-  compact array per band (30 bytes per image); the 24 bands are grouped and searched in
-  parallel, each into one array of candidate pairs. Nothing else about an image is
-  shuffled.
+  compact array of their hashes (28 bytes per image), all joined into one array; the 24
+  bands are searched in parallel, each computing its buckets from that array, into one
+  array of candidate pairs. Nothing else about an image, and nothing per band, is
+  shuffled: the local runner copies what a grouping shuffles about three times in memory,
+  which for 24 bands' entries was the largest part of the search's memory.
 - Confirming: the thumbnails of the images in a candidate pair are read back from the
   signature files the ExampleGen wrote into one compact array (about 800 bytes per image;
   on data whose perceptual hashes crowd together that can be most images), the pairs
@@ -23,16 +25,34 @@ import numpy as np
 from components.image_example_gen import duplicates
 
 
-def _band_entries(chunk: list[duplicates.Signature]):
-    """A chunk of signatures -> (band, its ENTRY array as bytes) for every band."""
-    for band, entries in duplicates.band_entries(chunk).items():
-        yield band, entries.tobytes()
+def _chunk_hashes(chunk: list[duplicates.Signature]) -> bytes:
+    """A chunk of signatures -> their HASHES array as bytes."""
+    return duplicates.image_hashes(chunk).tobytes()
 
 
-def _search_band(band_and_parts) -> tuple[np.ndarray, list[list[int]]]:
+class _JoinedBytes(beam.CombineFn):
+    """Byte strings -> one, joined (in no particular order)."""
+
+    def create_accumulator(self):
+        return bytearray()
+
+    def add_input(self, accumulator, element):
+        accumulator.extend(element)
+        return accumulator
+
+    def merge_accumulators(self, accumulators):
+        merged = bytearray()
+        for accumulator in accumulators:
+            merged.extend(accumulator)
+        return merged
+
+    def extract_output(self, accumulator):
+        return bytes(accumulator)
+
+
+def _search_band(band: int, hashes: bytes) -> tuple[np.ndarray, list[list[int]]]:
     """One band's buckets -> (its candidate pairs, and in band 0 the exact-copy groups)."""
-    band, parts = band_and_parts
-    entries = np.frombuffer(b"".join(parts), dtype=duplicates.ENTRY)
+    entries = duplicates.band_entries(np.frombuffer(hashes, dtype=duplicates.HASHES), band)
     return duplicates.band_candidates(entries, with_exact=band == 0)
 
 
@@ -104,11 +124,13 @@ def _analyse(confirmed, members, shares):
 def FindDuplicates(signature_chunks, signature_files, shares: dict):  # noqa: N802 - a PTransform
     """Chunks of (Member, thumbnail), and the files holding them -> one element:
     ({index: group key}, duplicate report)."""
+    hashes = (signature_chunks
+              | "ImageHashes" >> beam.Map(_chunk_hashes)
+              | "AllHashes" >> beam.CombineGlobally(_JoinedBytes()))
     candidates = (
-        signature_chunks
-        | "BandEntries" >> beam.FlatMap(_band_entries)
-        | "GroupBands" >> beam.GroupByKey()
-        | "SearchBands" >> beam.Map(_search_band)
+        signature_chunks.pipeline
+        | "Bands" >> beam.Create(range(duplicates.BANDS))
+        | "SearchBands" >> beam.Map(_search_band, beam.pvalue.AsSingleton(hashes))
         | "AllBands" >> beam.combiners.ToList()
         | "Merge" >> beam.Map(_merge)
     )
