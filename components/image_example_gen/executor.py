@@ -28,6 +28,7 @@ from typing import Any
 
 import apache_beam as beam
 import tensorflow as tf
+from apache_beam.transforms.window import GlobalWindows
 from tfx.components.example_gen import base_example_gen_executor, write_split
 from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
@@ -99,11 +100,18 @@ def _example_bytes(record: Ingested, data: bytes, label_ids: dict[str, int]) -> 
                          label_ids[record.item.class_name], data, info).SerializeToString()
 
 
-class _PooledDoFn(beam.DoFn):
-    """A DoFn with a small thread pool for the file reads and decodes of a chunk: they
-    release the GIL, so they overlap each other and the writing of the chunk before."""
+class _ChunkAheadDoFn(beam.DoFn):
+    """A DoFn over chunks whose per-item work (file reads and decodes, which release the GIL)
+    runs in a small thread pool, one chunk ahead: a chunk's work is submitted when it
+    arrives and its outputs are yielded when the next chunk arrives (or the bundle ends).
+    So the pool works on one chunk while this thread writes the chunk before and Beam runs
+    the steps after it; taking chunk by chunk, the pool idled through all of that.
+
+    Subclasses give _work (in the pool, one item) and _outputs (in this thread, one chunk).
+    """
 
     _pool: ThreadPoolExecutor | None = None
+    _in_flight: tuple | None = None  # (chunk, futures of its work, side inputs)
 
     def setup(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
@@ -112,8 +120,39 @@ class _PooledDoFn(beam.DoFn):
         if self._pool is not None:
             self._pool.shutdown()
 
+    def _work(self, item):
+        raise NotImplementedError
 
-class _ReadAndFingerprint(_PooledDoFn):
+    def _outputs(self, chunk: list, results: list, *side_inputs):
+        raise NotImplementedError
+
+    def start_bundle(self) -> None:
+        self._in_flight = None
+
+    def process(self, chunk: list, *side_inputs):
+        submitted = (chunk, [self._pool.submit(self._work, item) for item in chunk],
+                     side_inputs)
+        previous, self._in_flight = self._in_flight, submitted
+        if previous is not None:
+            yield from self._finish(previous)
+
+    def finish_bundle(self):
+        previous, self._in_flight = self._in_flight, None
+        if previous is None:
+            return
+        for output in self._finish(previous):  # finish_bundle yields windowed values
+            if isinstance(output, beam.pvalue.TaggedOutput):
+                yield beam.pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(
+                    output.value))
+            else:
+                yield GlobalWindows.windowed_value(output)
+
+    def _finish(self, in_flight: tuple):
+        chunk, futures, side_inputs = in_flight
+        return self._outputs(chunk, [future.result() for future in futures], *side_inputs)
+
+
+class _ReadAndFingerprint(_ChunkAheadDoFn):
     """A chunk of (index, item, input) -> small Ingested records, one chunk of signatures for
     the duplicate search, and quarantine records with the reason; the Examples of images
     whose input has one role, tagged with _first_pass(role).
@@ -136,8 +175,8 @@ class _ReadAndFingerprint(_PooledDoFn):
         super().setup()
         self._source = sources.source(self._options.data_format)
 
-    def _ingest(self, entry: tuple[int, sources.Item, str]
-                ) -> tuple[Fingerprinted | Quarantined, bytes | None]:
+    def _work(self, entry: tuple[int, sources.Item, str]
+              ) -> tuple[Fingerprinted | Quarantined, bytes | None]:
         """The image ingested, and its serialized Example when its role is fixed."""
         index, item, input_name = entry
         result = ingest(self._source, self._input_base, index, item, input_name,
@@ -146,9 +185,9 @@ class _ReadAndFingerprint(_PooledDoFn):
             return result, None
         return result, _example_bytes(result.record, result.data, self._label_ids)
 
-    def process(self, chunk: list[tuple[int, sources.Item, str]]):
+    def _outputs(self, chunk, results):
         records, signatures = [], []
-        for result, example in self._pool.map(self._ingest, chunk):
+        for result, example in results:
             if isinstance(result, Quarantined):
                 self._quarantined.inc()
                 yield beam.pvalue.TaggedOutput(_QUARANTINE, result.to_json())
@@ -167,10 +206,9 @@ class _ReadAndFingerprint(_PooledDoFn):
             yield beam.pvalue.TaggedOutput(_SIGNATURES, signatures)
 
 
-class _WriteExamples(_PooledDoFn):
+class _WriteExamples(_ChunkAheadDoFn):
     """A chunk of Ingested records of hash-split inputs -> their Examples, each tagged with its
-    group's role; the bytes are read again (not decoded: validation already did), by the
-    pool, a chunk ahead of the writing."""
+    group's role; the bytes are read again (not decoded: validation already did)."""
 
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
         self._input_base = input_base
@@ -183,13 +221,13 @@ class _WriteExamples(_PooledDoFn):
         super().setup()
         self._source = sources.source(self._options.data_format)
 
-    def _example(self, record: Ingested) -> bytes:
+    def _work(self, record: Ingested) -> bytes:
         data = self._source.read(self._input_base, record.item, self._options.image_shape)
         return _example_bytes(record, data, self._label_ids)
 
-    def process(self, records: list[Ingested], found):
+    def _outputs(self, records, examples, found):
         group_keys, _ = found
-        for record, example in zip(records, self._pool.map(self._example, records), strict=True):
+        for record, example in zip(records, examples, strict=True):
             role = duplicates.role_of(self._shares[record.input],
                                       group_keys.get(record.index, record.sha256))
             beam.metrics.Metrics.counter("visionpipe", _examples_counter(role)).inc()
