@@ -328,8 +328,10 @@ def memory_table(work: Path, before: Path, grey_only: Path) -> list[str]:
     lines = ["### ExampleGen peak RSS vs data size, grouping included (goal: flat)", "",
              "Generated 80x60 JPEGs (1 % near-copies), each size and code in its own process: "
              f"without the search ({BEFORE}), the search on the grey hash alone ({GREY_ONLY}), "
-             "and now (a colour hash must agree too before a pair is a candidate). Candidate "
-             "pairs counted in-process on the same images.", "",
+             "and now (a colour hash must agree too before a pair is a candidate; the bands "
+             "searched from one 28-byte hash array per image; the records of hash-split "
+             "images wait for the groups on disk). Candidate pairs counted in-process on the "
+             "same images.", "",
              "| images | without MB | grey-hash search MB | s | now MB | s | candidate pairs, "
              "grey hash alone | now | confirmed |", "|---|---|---|---|---|---|---|---|---|"]
     rss = {}
