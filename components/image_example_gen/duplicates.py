@@ -256,26 +256,28 @@ def confirmed_edges(pairs: np.ndarray, signatures: dict[int, Signature]) -> list
                                            {int(v) for v in confirmed[:, :2].ravel()}})
 
 
+def search_bands(hashes: np.ndarray, colour_max_distance: int = COLOUR_MAX_DISTANCE
+                 ) -> tuple[np.ndarray, list[list[int]]]:
+    """Every band's candidate pairs among the images' HASHES, each pair once, and the
+    exact-copy groups (in one process)."""
+    found = [band_candidates(band_entries(hashes, band), band == 0, colour_max_distance)
+             for band in range(BANDS)]
+    return unique_pairs(pairs for pairs, _ in found), [g for _, exact in found for g in exact]
+
+
 def candidate_pairs(signatures: Sequence[Signature],
                     colour_max_distance: int = COLOUR_MAX_DISTANCE) -> np.ndarray:
     """Every band's candidate pairs among signatures, each pair once (in one process; with
     colour_max_distance=COLOUR_BITS the colour hash filters nothing)."""
-    hashes = image_hashes(signatures)
-    return unique_pairs(band_candidates(band_entries(hashes, band), False, colour_max_distance)[0]
-                        for band in range(BANDS))
+    return search_bands(image_hashes(signatures), colour_max_distance)[0]
 
 
 def find_in_memory(signatures: Iterable[Signature],
                    shares: dict[str, Sequence[Sequence]]) -> tuple[dict[int, str], dict]:
     """The whole search in one process (what `visionpipe inspect` runs): groups and report."""
     by_index = {member.index: (member, thumbnail) for member, thumbnail in signatures}
-    hashes = image_hashes(list(by_index.values()))
-    arrays, exact_groups = [], []
-    for band in range(BANDS):
-        pairs, exact = band_candidates(band_entries(hashes, band), with_exact=band == 0)
-        arrays.append(pairs)
-        exact_groups += exact
-    edges = confirmed_edges(unique_pairs(arrays), by_index)
+    pairs, exact_groups = search_bands(image_hashes(list(by_index.values())))
+    edges = confirmed_edges(pairs, by_index)
     exact_members = [[by_index[i][0] for i in group] for group in exact_groups]
     return analyse(edges, exact_members, shares)
 

@@ -107,14 +107,22 @@ class _ChunkAheadDoFn(beam.DoFn):
     So the pool works on one chunk while this thread writes the chunk before and Beam runs
     the steps after it; taking chunk by chunk, the pool idled through all of that.
 
-    Subclasses give _work (in the pool, one item) and _outputs (in this thread, one chunk).
+    Subclasses give _work (in the pool, one item) and _outputs (in this thread, one chunk);
+    both read the images of input_base through the options' source.
     """
 
     _pool: ThreadPoolExecutor | None = None
     _in_flight: tuple | None = None  # (chunk, futures of its work, side inputs)
 
+    def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
+        self._input_base = input_base
+        self._label_ids = label_ids
+        self._options = options
+        self._source: sources.Source | None = None
+
     def setup(self) -> None:
         self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+        self._source = sources.source(self._options.data_format)
 
     def teardown(self) -> None:
         if self._pool is not None:
@@ -163,17 +171,10 @@ class _ReadAndFingerprint(_ChunkAheadDoFn):
     """
 
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
-        self._input_base = input_base
-        self._label_ids = label_ids
-        self._options = options
+        super().__init__(input_base, label_ids, options)
         self._fixed_roles = fixed_roles(options.shares_by_input())
         self._read = beam.metrics.Metrics.counter("visionpipe", "images_read")
         self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
-        self._source: sources.Source | None = None
-
-    def setup(self) -> None:
-        super().setup()
-        self._source = sources.source(self._options.data_format)
 
     def _work(self, entry: tuple[int, sources.Item, str]
               ) -> tuple[Fingerprinted | Quarantined, bytes | None]:
@@ -211,15 +212,8 @@ class _WriteExamples(_ChunkAheadDoFn):
     group's role; the bytes are read again (not decoded: validation already did)."""
 
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
-        self._input_base = input_base
-        self._label_ids = label_ids
-        self._options = options
+        super().__init__(input_base, label_ids, options)
         self._shares = options.shares_by_input()
-        self._source: sources.Source | None = None
-
-    def setup(self) -> None:
-        super().setup()
-        self._source = sources.source(self._options.data_format)
 
     def _work(self, record: Ingested) -> bytes:
         data = self._source.read(self._input_base, record.item, self._options.image_shape)
