@@ -110,6 +110,7 @@ def test_messy_tree_becomes_examples_quarantine_and_vocabulary(messy_tree, tmp_p
 
     assert (output / label_vocabulary.FILE_NAME).read_text() == "cat\ndog\n"
     assert artifact.get_int_custom_property("quarantined_count") == 3
+    assert not (output / ".parts").exists()  # what waited between the passes is gone
 
 
 def test_hash_split_is_deterministic_and_near_the_ratio(messy_tree, tmp_path):
@@ -191,3 +192,21 @@ def test_unicode_and_space_names_and_a_one_image_class(tmp_path):
     assert "ünïcode/只有一个.png" in paths and "chat noir/photo 0 é.jpg" in paths
     assert (output / label_vocabulary.FILE_NAME).read_text(encoding="utf-8") == \
         "chat noir\nünïcode\n"
+
+
+def test_part_files_pass_every_element_once_and_ignore_a_failed_attempts_file(tmp_path):
+    """What waits between the passes comes back exactly once: only the files of committed
+    bundles are read, not one a failed bundle attempt left behind."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    from components.image_example_gen.part_files import WritePartFiles, read_part_file
+
+    prefix = str(tmp_path / "parts" / "records")
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "records-failedattempt").write_bytes(b"\x80\x05K\x07.")  # pickled 7
+    elements = [[i, f"item {i}"] for i in range(500)]
+    with beam.Pipeline(argv=["--runner=FnApiRunner"]) as pipeline:
+        read_back = (pipeline | beam.Create(elements)
+                     | beam.ParDo(WritePartFiles(prefix)) | beam.FlatMap(read_part_file))
+        assert_that(read_back, equal_to(elements))

@@ -38,8 +38,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import random
+from array import array
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -272,14 +273,45 @@ def candidate_pairs(signatures: Sequence[Signature],
     return search_bands(image_hashes(signatures), colour_max_distance)[0]
 
 
+def find(hashes: np.ndarray, signatures: Callable[[], Iterable[Signature]],
+         shares: dict[str, Sequence[Sequence]]) -> tuple[dict[int, str], dict]:
+    """The whole search: candidate pairs from the images' HASHES, confirmed on the thumbnails
+    of the images they name, then grouped (analyse).
+
+    signatures: gives every image's signature, each time it is called. It is called twice
+    (for the thumbnails of the images the candidates name, then for the members of the
+    confirmed pairs and exact copies), so only theirs wait in memory: the ExampleGen reads
+    them from its part files, `visionpipe inspect` from a dict.
+    """
+    pairs, exact_groups = search_bands(hashes)
+    named = {int(i) for i in np.unique(pairs[:, :2])}
+    indices, thumbnails = _thumbnails_of(signatures(), named)
+    confirmed, correlations = confirmed_pairs(pairs, indices, thumbnails)
+    wanted = {int(i) for i in np.unique(confirmed[:, :2])} | {i for g in exact_groups for i in g}
+    members = {m.index: m for m, _ in signatures() if m.index in wanted}
+    edges = as_edges(confirmed, correlations, members)
+    return analyse(edges, [[members[i] for i in group] for group in exact_groups], shares)
+
+
+def _thumbnails_of(signatures: Iterable[Signature], named: set[int]
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """The named images' (sorted indices, uint8 thumbnails [n, THUMBNAIL_VALUES]): about one
+    thumbnail of memory per named image (a dict of Python objects takes twenty times that)."""
+    indices, thumbnails = array("q"), bytearray()
+    for member, thumbnail in signatures:
+        if member.index in named:
+            indices.append(member.index)
+            thumbnails.extend(thumbnail)
+    order = np.argsort(np.frombuffer(indices, dtype=np.int64))
+    pixels = np.frombuffer(bytes(thumbnails), np.uint8).reshape(len(indices), THUMBNAIL_VALUES)
+    return np.frombuffer(indices, dtype=np.int64)[order], pixels[order]
+
+
 def find_in_memory(signatures: Iterable[Signature],
                    shares: dict[str, Sequence[Sequence]]) -> tuple[dict[int, str], dict]:
     """The whole search in one process (what `visionpipe inspect` runs): groups and report."""
     by_index = {member.index: (member, thumbnail) for member, thumbnail in signatures}
-    pairs, exact_groups = search_bands(image_hashes(list(by_index.values())))
-    edges = confirmed_edges(pairs, by_index)
-    exact_members = [[by_index[i][0] for i in group] for group in exact_groups]
-    return analyse(edges, exact_members, shares)
+    return find(image_hashes(list(by_index.values())), by_index.values, shares)
 
 
 def role_of(shares: Sequence[Sequence], key: str) -> str:

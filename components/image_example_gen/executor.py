@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -41,6 +40,7 @@ from components.image_example_gen.find_duplicates import FindDuplicates
 from components.image_example_gen.ingest import Fingerprinted, Ingested, Quarantined, ingest
 from components.image_example_gen.layout import ROLES
 from components.image_example_gen.options import IngestOptions, Shares
+from components.image_example_gen.part_files import WritePartFiles, read_part_file
 from components.image_example_gen.validation import upright
 from components.image_example_gen.write import FIRST_PASS_FILE_NAME, WriteExamplesSplit
 
@@ -273,6 +273,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         second_pass_roles = [role for role in roles if any(
             len(s) > 1 and role in dict(s) for s in shares.values())]
         parts_dir = os.path.join(examples.uri, _PARTS_DIR)
+        tf.io.gfile.makedirs(parts_dir)  # the reports go there even when no image is readable
         examples.split_names = artifact_utils.encode_split_names(roles)
         output_examples = output_dict[standard_component_specs.EXAMPLES_KEY]
 
@@ -288,10 +289,8 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         for role in first_pass_roles:
             _ = read[_first_pass(role)] | f"WriteSplitFirstPass[{role}]" >> WriteExamplesSplit(
                 artifact_utils.get_split_uri(output_examples, role), FIRST_PASS_FILE_NAME)
-        signature_files = (
-            read[_SIGNATURES]
-            | "PickleSignatures" >> beam.FlatMap(lambda chunk: [pickle.dumps(s) for s in chunk])
-            | "WriteSignatures" >> beam.io.WriteToTFRecord(os.path.join(parts_dir, "signatures")))
+        signature_files = read[_SIGNATURES] | "WriteSignatures" >> beam.ParDo(
+            WritePartFiles(os.path.join(parts_dir, _SIGNATURES)))
         found = read[_SIGNATURES] | "FindDuplicates" >> FindDuplicates(signature_files, shares)
         # The duplicate report and the (few) quarantine entries, written once both are known.
         _ = found | "WriteReports" >> beam.Map(
@@ -302,14 +301,12 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         if second_pass_roles:
             # The records wait for the groups on disk, not in the runner's memory (which
             # holds what passes between stages, about three copies when it is read back).
-            record_files = (
-                read.records
-                | "PickleRecords" >> beam.Map(pickle.dumps)
-                | "WriteRecords" >> beam.io.WriteToTFRecord(os.path.join(parts_dir, "records")))
             written = (
-                record_files
-                | "ReadRecords" >> beam.io.ReadAllFromTFRecord()
-                | "UnpickleRecords" >> beam.Map(pickle.loads)
+                read.records
+                | "WriteRecords" >> beam.ParDo(WritePartFiles(os.path.join(parts_dir, "records")))
+                # Spread the files over the workers, so the second pass scales out too.
+                | "SpreadRecordFiles" >> beam.Reshuffle()
+                | "ReadRecords" >> beam.FlatMap(read_part_file)
             ) | "ToExamples" >> beam.ParDo(
                 _WriteExamples(input_base, label_ids, options), beam.pvalue.AsSingleton(found)
             ).with_outputs(*second_pass_roles)
