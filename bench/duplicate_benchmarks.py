@@ -23,6 +23,7 @@ import hashlib
 import io
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -235,6 +236,7 @@ def varied_photos(root: Path, count: int = 3000, size=(500, 375)) -> Path:
 LAYOUTS = {"class folders (hash split)": None,
            "train/ + validation/ folders": ("train", "validation")}
 VALIDATION_EVERY = 5  # every 5th photo goes to validation/ in the split-folders layout
+THROUGHPUT_REPEATS = 5  # interleaved runs per version: one run's time varies by about 15 % here
 
 
 def _photo_subset(photos: Path, target: Path, count: int, split_folders) -> Path:
@@ -253,8 +255,9 @@ def throughput_table(work: Path, before: Path, sizes=(3000, 10_000)) -> list[str
     lines = ["### ExampleGen with fingerprints and the duplicate search vs without "
              "(goal <= 1.1x the time)", "",
              "Photo-sized JPEGs of distinct content (500x375), the executor in a process of its "
-             "own (Beam's FnApiRunner, the project's Beam arguments), median of 3 interleaved "
-             f"runs each; 'without' is the ExampleGen of commit {BEFORE} (one pass), 'with' "
+             "own (Beam's FnApiRunner, the project's Beam arguments), median of "
+             f"{THROUGHPUT_REPEATS} interleaved runs each (written back to disk between "
+             f"runs); 'without' is the ExampleGen of commit {BEFORE} (one pass), 'with' "
              "today's (fingerprints, the duplicate search; on a hash split, a second read of "
              "each file to write it after the search). Two layouts of the same photos: class "
              "folders only (today: 3 splits by the group-aware hash) and train/ + "
@@ -267,10 +270,12 @@ def throughput_table(work: Path, before: Path, sizes=(3000, 10_000)) -> list[str
             subset = _photo_subset(photos, work / f"photos-{count}-{len(lines)}", count,
                                    split_folders)
             times = {"before": [], "now": []}
-            for repeat in range(3):
+            for repeat in range(THROUGHPUT_REPEATS):
                 for version, tree in (("before", before), ("now", REPO)):
-                    seconds, _ = run_executor(version, tree, subset,
-                                              work / f"out-{len(lines)}-{version}-{repeat}")
+                    out = work / f"out-{len(lines)}-{version}-{repeat}"
+                    os.sync()  # the run before's output is on disk, not written back meanwhile
+                    seconds, _ = run_executor(version, tree, subset, out)
+                    shutil.rmtree(out)
                     times[version].append(seconds)
             old, new = statistics.median(times["before"]), statistics.median(times["now"])
             lines.append(f"| {layout} | {count:,} | {old:.1f} | {count / old:,.0f} | "

@@ -15,9 +15,9 @@ bits picked from the hash; two hashes within MAX_DISTANCE bits share a band with
 probability >= 0.98 at 8 bits and >= 0.90 at 10, and two unrelated hashes (about 32
 bits apart) with probability 1 - (1 - 2**-14)**24 ~ 0.15 %. Only hashes in one bucket are
 compared, byte-identical images collapsed to one first, so no step compares all pairs.
-The search carries 28 bytes per image (HASHES); each band's buckets are computed from
-them where that band is searched, so the bands are processed in parallel and nothing is
-shuffled per band. Groups are the connected components of the near-copy relation (union-find).
+The search carries 28 bytes per image (HASHES), one array; each band's buckets are computed
+from it in turn, so nothing is kept per band. Groups are the connected components of the
+near-copy relation (union-find).
 
 Where grey hashes crowd (pictures of one layout on different colours), most pairs of a
 bucket are close in grey and far apart in colour, and carrying them all to the thumbnail
