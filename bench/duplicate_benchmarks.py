@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 from PIL import Image, ImageEnhance
@@ -194,24 +195,31 @@ from components.image_example_gen.executor import Executor
 {properties}
 examples = standard_artifacts.Examples()
 examples.uri = out
-started = time.perf_counter()
+started, cpu_started = time.perf_counter(), time.process_time()
 Executor(BaseBeamExecutor.Context(beam_pipeline_args=["--runner=FnApiRunner",
                                                     "--sdk_container_image=visionpipe-local"])).Do(
     {{}}, {{"examples": [examples]}}, properties)
-print(time.perf_counter() - started, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+print(time.perf_counter() - started, time.process_time() - cpu_started,
+      resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
-def run_executor(version: str, tree: Path, data: Path, out: Path) -> tuple[float, int]:
-    """(seconds, peak RSS in KB) of one executor run of `version`'s code in tree."""
+class ExecutorRun(NamedTuple):
+    seconds: float  # wall time of Do
+    peak_kb: int  # peak RSS of the process
+    cpu_seconds: float  # CPU time of Do, every thread (less sensitive to a shared machine)
+
+
+def run_executor(version: str, tree: Path, data: Path, out: Path) -> ExecutorRun:
+    """One executor run of `version`'s code in tree, in a process of its own."""
     result = subprocess.run(
         [sys.executable, "-c", PROBE.format(properties=EXECUTOR_PROBE[version]), str(data),
          str(out)], cwd=tree, capture_output=True, text=True, check=False,
         env={**os.environ, "PYTHONPATH": str(tree)})
     if result.returncode:
         raise RuntimeError(result.stderr[-2000:])
-    seconds, rss = result.stdout.split()[-2:]
-    return float(seconds), int(rss)
+    seconds, cpu_seconds, rss = result.stdout.split()[-3:]
+    return ExecutorRun(float(seconds), int(rss), float(cpu_seconds))
 
 
 def varied_photos(root: Path, count: int = 3000, size=(500, 375)) -> Path:
@@ -262,24 +270,31 @@ def throughput_table(work: Path, before: Path, sizes=(3000, 10_000)) -> list[str
              "each file to write it after the search). Two layouts of the same photos: class "
              "folders only (today: 3 splits by the group-aware hash) and train/ + "
              f"validation/ folders (every {VALIDATION_EVERY}th photo in validation/).", "",
-             "| layout | images | without (before) s | img/s | with s | img/s | time ratio |",
-             "|---|---|---|---|---|---|---|"]
+             "CPU seconds are every thread's, summed: less sensitive than wall time to "
+             "whatever else the machine runs.", "",
+             "| layout | images | without (before) s | img/s | with s | img/s | time ratio | "
+             "CPU s without | with | CPU ratio |", "|---|---|---|---|---|---|---|---|---|---|"]
     photos = varied_photos(work / "photos", max(sizes))
     for layout, split_folders in LAYOUTS.items():
         for count in sizes:
             subset = _photo_subset(photos, work / f"photos-{count}-{len(lines)}", count,
                                    split_folders)
             times = {"before": [], "now": []}
+            cpu = {"before": [], "now": []}
             for repeat in range(THROUGHPUT_REPEATS):
                 for version, tree in (("before", before), ("now", REPO)):
                     out = work / f"out-{len(lines)}-{version}-{repeat}"
                     os.sync()  # the run before's output is on disk, not written back meanwhile
-                    seconds, _ = run_executor(version, tree, subset, out)
+                    run = run_executor(version, tree, subset, out)
                     shutil.rmtree(out)
-                    times[version].append(seconds)
+                    times[version].append(run.seconds)
+                    cpu[version].append(run.cpu_seconds)
             old, new = statistics.median(times["before"]), statistics.median(times["now"])
+            old_cpu, new_cpu = statistics.median(cpu["before"]), statistics.median(cpu["now"])
             lines.append(f"| {layout} | {count:,} | {old:.1f} | {count / old:,.0f} | "
-                         f"{new:.1f} | {count / new:,.0f} | {new / old:.2f}x |")
+                         f"{new:.1f} | {count / new:,.0f} | {new / old:.2f}x | {old_cpu:.1f} | "
+                         f"{new_cpu:.1f} | {new_cpu / old_cpu:.2f}x |")
+            print(f"{layout} {count}: wall {times}, cpu {cpu}", flush=True)
             print(lines[-1], flush=True)
     return lines + [""]
 
@@ -315,8 +330,8 @@ def crowded_table(work: Path, grey_only: Path, count: int = 20_000) -> list[str]
     """The cost curve's photos (a circle on a flat background of a random colour, whose grey
     hashes crowd): the ExampleGen with the grey-hash search vs now, and their candidates."""
     data = photo_sized(work / f"crowded-{count}", count)
-    grey_seconds, grey = run_executor("now", grey_only, data, work / "crowded-grey")
-    seconds, new = run_executor("now", REPO, data, work / "crowded-now")
+    grey_seconds, grey, _ = run_executor("now", grey_only, data, work / "crowded-grey")
+    seconds, new, _ = run_executor("now", REPO, data, work / "crowded-now")
     grey_pairs, pairs, confirmed = candidate_counts(data)
     return ["### Crowded grey hashes: the cost curve's photos, grey-hash search vs now", "",
             f"{count:,} generated 500x375 JPEGs (bench/photos.py: a circle on a flat background "
@@ -342,9 +357,9 @@ def memory_table(work: Path, before: Path, grey_only: Path) -> list[str]:
     rss = {}
     for count in (20_000, 100_000):
         data = generated(work / f"gen-{count}", count)
-        _, old = run_executor("before", before, data, work / f"mem-before-{count}")
-        grey_seconds, grey = run_executor("now", grey_only, data, work / f"mem-grey-{count}")
-        seconds, new = run_executor("now", REPO, data, work / f"mem-now-{count}")
+        _, old, _ = run_executor("before", before, data, work / f"mem-before-{count}")
+        grey_seconds, grey, _ = run_executor("now", grey_only, data, work / f"mem-grey-{count}")
+        seconds, new, _ = run_executor("now", REPO, data, work / f"mem-now-{count}")
         grey_pairs, pairs, confirmed = candidate_counts(data)
         rss[count] = (old, grey, new)
         lines.append(f"| {count:,} | {old / 1024:,.0f} | {grey / 1024:,.0f} | {grey_seconds:.0f} "
