@@ -257,12 +257,19 @@ def as_edges(pairs: np.ndarray, correlations: np.ndarray, members: dict[int, Mem
 
 def confirmed_edges(pairs: np.ndarray, signatures: dict[int, Signature]) -> list[Edge]:
     """The candidate pairs the thumbnails confirm, as Edges (everything in one process)."""
-    indices = np.unique(pairs[:, :2]) if len(pairs) else np.zeros(0, np.int64)
-    thumbnails = np.stack([np.frombuffer(signatures[int(i)][1], np.uint8) for i in indices]
-                          ) if len(indices) else np.zeros((0, 0), np.uint8)
+    return _confirmed(pairs, signatures.values, set())[0]
+
+
+def _confirmed(pairs: np.ndarray, signatures: Callable[[], Iterable[Signature]],
+               also_wanted: set[int]) -> tuple[list[Edge], dict[int, Member]]:
+    """(the Edges the thumbnails confirm among the candidate pairs, the Members of their
+    images and of also_wanted); signatures is called twice (see find)."""
+    named = {int(i) for i in np.unique(pairs[:, :2])}
+    indices, thumbnails = _thumbnails_of(signatures(), named)
     confirmed, correlations = confirmed_pairs(pairs, indices, thumbnails)
-    return as_edges(confirmed, correlations, {i: signatures[i][0] for i in
-                                           {int(v) for v in confirmed[:, :2].ravel()}})
+    wanted = {int(i) for i in np.unique(confirmed[:, :2])} | also_wanted
+    members = {m.index: m for m, _ in signatures() if m.index in wanted}
+    return as_edges(confirmed, correlations, members), members
 
 
 def search_bands(hashes: np.ndarray, colour_max_distance: int = COLOUR_MAX_DISTANCE
@@ -292,12 +299,7 @@ def find(hashes: np.ndarray, signatures: Callable[[], Iterable[Signature]],
     them from its part files, `visionpipe inspect` from a dict.
     """
     pairs, exact_groups = search_bands(hashes)
-    named = {int(i) for i in np.unique(pairs[:, :2])}
-    indices, thumbnails = _thumbnails_of(signatures(), named)
-    confirmed, correlations = confirmed_pairs(pairs, indices, thumbnails)
-    wanted = {int(i) for i in np.unique(confirmed[:, :2])} | {i for g in exact_groups for i in g}
-    members = {m.index: m for m, _ in signatures() if m.index in wanted}
-    edges = as_edges(confirmed, correlations, members)
+    edges, members = _confirmed(pairs, signatures, {i for g in exact_groups for i in g})
     return analyse(edges, [[members[i] for i in group] for group in exact_groups], shares)
 
 
