@@ -36,9 +36,10 @@ import numpy as np
 # warpAffine per image) runs on one thread too, measured as fast either way (batches of 32
 # pictures of 150 and 224 pixels).
 cv2.setNumThreads(1)
-HASH_SIDE = 32  # the grey picture the DCT is taken of
+
+HASH_SIDE = 32  # the picture both hashes come from: its grey for the DCT, its 2 x 2 means
 HASH_FREQUENCIES = 8  # 8 x 8 lowest frequencies: 64 bits
-THUMBNAIL_SIDE = 16
+THUMBNAIL_SIDE = HASH_SIDE // 2  # 16: the thumbnail is the picture's 2 x 2 means
 THUMBNAIL_VALUES = THUMBNAIL_SIDE * THUMBNAIL_SIDE * 3  # RGB bytes per thumbnail
 _K = np.arange(HASH_SIDE)
 _HALF = HASH_FREQUENCIES * HASH_FREQUENCIES // 2
