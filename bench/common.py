@@ -3,6 +3,7 @@
 import argparse
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -25,7 +26,16 @@ def finish(lines: list[str], report: str | None, work: Path) -> None:
     shutil.rmtree(work, ignore_errors=True)
 
 
+def commit() -> str:
+    """The commit being measured (with '+changes' when the working tree differs from it)."""
+    head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True,
+                          text=True).stdout.strip() or "unknown"
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO,
+                           capture_output=True, text=True).stdout.strip()
+    return f"{head}+changes" if dirty else head
+
+
 def report_header(title: str, script: str, note: str = "") -> list[str]:
-    """A report's first lines: its title, and the machine, date and script that measured it."""
+    """A report's first lines: its title, and the machine, date, commit and command."""
     return [title, "", f"Machine: {os.cpu_count()} cores, CPU only; measured "
-            f"{time.strftime('%Y-%m-%d')} by `{script}`{note}.", ""]
+            f"{time.strftime('%Y-%m-%d')} on {commit()} by `{script}`{note}.", ""]

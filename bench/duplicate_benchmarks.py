@@ -42,7 +42,7 @@ from components.image_example_gen.fingerprints import fingerprint
 from components.image_example_gen.layout import TEST, TRAIN
 from components.image_example_gen.sources import image_folder, pixel_csv
 from components.image_example_gen.validation import decode_for_validation
-from pipeline.demo_data import CLASSES, draw_shape
+from pipeline.data_tools.demo import CLASSES, draw_shape
 
 CALTECH = SHARED / "caltech101_18"
 RPS = SHARED / "rps_28px"
@@ -186,8 +186,6 @@ properties = executor_properties(data, {"train": "train", "eval": "validation"} 
 }
 PROBE = """
 import os, resource, sys, time
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 data, out = sys.argv[1], sys.argv[2]
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import standard_artifacts
@@ -376,8 +374,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     report_option(parser)
     parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--only", choices=("throughput", "memory", "crowded"), default=None,
-                        help="run one of the timed tables alone")
+    parser.add_argument("--only", choices=("copies", "leakage", "throughput", "memory", "crowded"),
+                        default=None, help="run one table alone")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-dup-bench-"))
     before, grey_only = work / "before", work / "grey-only"
@@ -388,8 +386,8 @@ def main() -> None:
         lines = ["## Duplicates and leakage (issue 14)", "",
                  f"Machine: {os.cpu_count()} cores; measured {time.strftime('%Y-%m-%d')} by "
                  "`python -m bench.duplicate_benchmarks`, all tables in one run.", ""]
-        if args.only is None:
-            for table in (near_copy_table, leakage_table):
+        for name, table in (("copies", near_copy_table), ("leakage", leakage_table)):
+            if args.only in (None, name):
                 lines += table()
                 print("\n".join(lines[-8:]), flush=True)
         if args.only in (None, "throughput"):

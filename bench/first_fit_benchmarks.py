@@ -24,7 +24,7 @@ import sys, time
 import numpy as np
 import tf_keras as keras
 from components.trainer.autograph_rules import leave_tf_keras_unconverted
-from components.image_spec import ImageSpec
+from components.common.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import build_model, resolve_defaults
 case, rule = sys.argv[1], sys.argv[2] == "on"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.demo_data import draw_shape, encode
+from pipeline.data_tools.demo import draw_shape, encode
 
 PHOTO_SIZE = (500, 375)  # the Kaggle cats-vs-dogs photos' size, where decoding costs more
 CHUNK = 1000  # images per task, each chunk with a seed of its own

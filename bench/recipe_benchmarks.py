@@ -58,7 +58,7 @@ def run(output: Path, name: str, *args: str) -> dict:
     started = time.perf_counter()
     result = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "run", "--output", str(output), "--name", name,
-         "--epochs", EPOCHS, "--min-accuracy", "0", "--no-baseline", *args],
+         "--epochs", EPOCHS, "--min-accuracy", "0", "--min-class-recall", "0", "--no-baseline", *args],
         cwd=REPO, capture_output=True, text=True)
     wall = time.perf_counter() - started
     path = output / name / "summary.json"
@@ -154,7 +154,7 @@ def _training_split_files(examples: Path, classes: list[str]) -> list[tuple[Path
     """The photos of the pipeline's training split, read back from its Examples artifact."""
     import tensorflow as tf
 
-    from components import features
+    from components.common import features
     from components.image_example_gen.layout import TRAIN
 
     files = tf.io.gfile.glob(str(examples / f"Split-{TRAIN}" / "*"))

@@ -28,7 +28,7 @@ from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import Executor
 from components.image_example_gen.sources import image_folder
 from pipeline.config import DEFAULT_BEAM_ARGS
-from pipeline.demo_data import make_demo_data
+from pipeline.data_tools.demo import make_demo_data
 
 RPS = SHARED / "rps_28px"
 

@@ -30,11 +30,10 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from bench.common import REPO, finish, report_header, report_option
 from bench.serving_benchmarks import MODEL, push_model, start_server
-from pipeline.demo_data import draw_shape, encode
+from pipeline.data_tools.demo import draw_shape, encode
 
 EXAMPLE_GEN_PROBE = """
 import json, os, resource, shutil, sys
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
 sys.path.insert(0, sys.argv[3])
 from tfx.components.transform.executor import Executor as TransformExecutor
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
@@ -56,7 +55,7 @@ graph = standard_artifacts.TransformGraph()
 graph.uri = sys.argv[2] + "/transform_graph"
 TransformExecutor(context).Do(
     {"examples": [examples], "schema": [schema]}, {"transform_graph": [graph]},
-    {"preprocessing_fn": "components.preprocessing.preprocessing_fn",
+    {"preprocessing_fn": "components.transform.preprocessing.preprocessing_fn",
      "custom_config": json.dumps({"image_spec": {"height": 32, "width": 32, "channels": 3}}),
      "disable_statistics": 1, "force_tf_compat_v1": 0})
 print(after_example_gen, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)

@@ -29,7 +29,7 @@ import tf_keras as keras
 
 from bench.common import REPO, SHARED, finish, report_option
 from bench.photos import photo_sized
-from components.image_spec import ImageSpec
+from components.common.image_spec import ImageSpec
 from components.trainer import input_pipeline
 from components.trainer.augmentation import (
     affine_transforms,
@@ -79,7 +79,8 @@ def images_per_second(dataset: tf.data.Dataset, epochs: int) -> float:
 def input_benchmark(photos: Path, work: Path) -> list[str]:
     # A one-step pipeline run gives real Examples and the real transform graph at 150 px.
     cli("--data", str(photos), "--name", "photos", "--output", str(work), "--image-size",
-        str(SIZE), "--epochs", "1", "--steps-per-epoch", "1", "--min-accuracy", "0")
+        str(SIZE), "--epochs", "1", "--steps-per-epoch", "1", "--min-accuracy", "0",
+        "--min-class-recall", "0")
     files, transform = artifacts(work / "photos")
     augment = functools.partial(augment_batch, config=Augmentation())
     generator = keras.preprocessing.image.ImageDataGenerator(
@@ -191,7 +192,7 @@ def training_benchmark(work: Path) -> list[str]:
 def accuracy_benchmark(work: Path) -> list[str]:
     epochs = "15"
     common = ["--output", str(work / "acc"), "--epochs", epochs, "--patience", "5",
-              "--min-accuracy", "0"]
+              "--min-accuracy", "0", "--min-class-recall", "0"]
     transfer = ["--model", "transfer", "--base", "mobilenet_v2", "--alpha", "0.35",
                 "--weights", str(WEIGHTS), "--image-size", "224"]
     runs = {

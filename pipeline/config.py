@@ -1,6 +1,6 @@
 """The one configuration of a run: a dataclass built from the CLI, passed down, never re-read.
 
-Every option is a field declared once, with its flag (components/settings.py): the
+Every option is a field declared once, with its flag (components/common/settings.py): the
 pipeline's own here, the ExampleGen's in IngestOptions, the Trainer's in TrainingConfig.
 """
 
@@ -9,11 +9,14 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from components import features
+from components.common import features
+from components.common.drift import ON_DRIFT, STOP
+from components.common.image_spec import DEFAULT_IMAGE, ImageSpec
+from components.common.paths import join
+from components.common.settings import setting
+from components.evaluator.gates import DEFAULT_MAX_CLASS_DROP, DEFAULT_MIN_CLASS_RECALL
 from components.image_example_gen.options import DATA, IngestOptions
 from components.image_example_gen.sources import source
-from components.image_spec import ImageSpec
-from components.settings import setting
 from components.trainer.hparams import TRAINING, TUNERS, TrainingConfig
 
 # Beam's DirectRunner in 2.74 first tries to download its Prism runner; FnApiRunner never does.
@@ -47,10 +50,11 @@ class PipelineConfig:
                           commands=(RUN_COMMAND,))
     ingest: IngestOptions = dataclasses.field(default_factory=IngestOptions)
     image_size: int | None = setting(
-        None, "--image-size", "images are resized to SIZE x SIZE (default 150; CSV: the rows' "
-        "own size)", group=DATA, type=int, metavar="SIZE")
-    channels: int | None = setting(None, "--channels", "3 for RGB, 1 for grey (default 3; CSV: "
-                                   "the rows' channels)", group=DATA, type=int, choices=(1, 3))
+        None, "--image-size", f"images are resized to SIZE x SIZE (default "
+        f"{DEFAULT_IMAGE.height}; CSV: the rows' own size)", group=DATA, type=int, metavar="SIZE")
+    channels: int | None = setting(
+        None, "--channels", f"3 for RGB, 1 for grey (default {DEFAULT_IMAGE.channels}; CSV: "
+        "the rows' channels)", group=DATA, type=int, choices=(1, 3))
     training: TrainingConfig = dataclasses.field(default_factory=TrainingConfig)
     tune: str | None = setting(
         None, "--tune", "search learning rate, dropout and batch size with the TFX Tuner first "
@@ -59,13 +63,29 @@ class PipelineConfig:
     min_accuracy: float = setting(
         0.6, "--min-accuracy", "the Evaluator blesses (and the Pusher pushes) only at or above this",
         group=GATES, type=float)
+    min_class_recall: float = setting(
+        DEFAULT_MIN_CLASS_RECALL, "--min-class-recall", "every class's recall on the test split "
+        "must reach this (a model that never predicts a class scores 0 there; 0: no per-class "
+        "bound)", group=GATES, type=float)
+    max_class_drop: float = setting(
+        DEFAULT_MAX_CLASS_DROP, "--max-class-drop", "no class's recall may fall more than this "
+        "below the served model's, on the same test split (1: any fall)", group=GATES,
+        type=float)
     compare_to_baseline: bool = setting(
-        True, "--no-baseline", "bless on --min-accuracy alone, without comparing to the model "
+        True, "--no-baseline", "bless on the thresholds alone, without comparing to the model "
         "being served",
         group=GATES, action="store_false")
     schema: str | None = setting(
         None, "--schema", "a curated schema .pbtxt to validate against (default: infer one)",
         group=GATES)
+    on_drift: str = setting(
+        STOP, "--on-drift", "when the training images drift from the data accepted last "
+        "(brightness, contrast, sharpness, aspect, size): stop before training, or warn and "
+        "train on them", group=GATES, choices=ON_DRIFT)
+    label_issues: bool = setting(
+        True, "--no-label-issues", "skip the data review's search for likely label errors, "
+        "outliers and near-copies in the pretrained base's features (--base, --weights)",
+        group=DATA, action="store_false", commands=(RUN_COMMAND, "compile"))
     extra_beam_args: tuple[str, ...] = setting(
         (), "--beam-arg", "extra Beam pipeline argument, repeatable, e.g. "
         "--beam-arg=--direct_num_workers=2", action="append", metavar="ARG")
@@ -80,8 +100,11 @@ class PipelineConfig:
                 f"--name {self.name!r}: use letters, digits, '.', '_' or '-' (it names a folder "
                 "and a TF Serving model)"
             )
-        if not 0.0 <= self.min_accuracy <= 1.0:
-            raise ValueError(f"--min-accuracy must be between 0 and 1, got {self.min_accuracy}")
+        for flag, value in (("--min-accuracy", self.min_accuracy),
+                            ("--min-class-recall", self.min_class_recall),
+                            ("--max-class-drop", self.max_class_drop)):
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"{flag} must be between 0 and 1, got {value}")
         self.image  # noqa: B018 - validates --image-size and --channels now, not mid-run
 
     @property
@@ -100,26 +123,28 @@ class PipelineConfig:
     # Where things go: <output>/<name>/ for the run, <output>/serving/<name>/ for TF Serving.
     @property
     def run_dir(self) -> str:
-        return _join(self.output, self.name)
+        return join(self.output, self.name)
 
     @property
     def pipeline_root(self) -> str:
-        return self.artifacts_root or _join(self.run_dir, "artifacts")
+        return self.artifacts_root or join(self.run_dir, "artifacts")
 
     @property
     def metadata_path(self) -> str:
         return os.path.join(self.run_dir, "metadata.sqlite")
 
     @property
+    def accepted_statistics_dir(self) -> str:
+        """Statistics of the data each run accepted, the drift check's reference."""
+        return join(self.output, "data-statistics", self.name)
+
+    @property
     def serving_model_dir(self) -> str:
         """The TF Serving model base path: versions are pushed below it."""
-        return _join(self.output, "serving", self.name)
+        return join(self.output, "serving", self.name)
 
     def ingest_options(self, class_names: list[str]) -> IngestOptions:
-        """The ExampleGen's options, with the class names fixed for the run."""
-        return dataclasses.replace(self.ingest, class_names=tuple(class_names))
-
-
-def _join(base: str, *parts: str) -> str:
-    """os.path.join for local paths, '/'-joins for gs:// and s3:// URLs."""
-    return "/".join([base.rstrip("/"), *parts]) if "://" in base else os.path.join(base, *parts)
+        """The ExampleGen's options, with the class names fixed for the run and the model's
+        input side (what counts as a tiny image)."""
+        return dataclasses.replace(self.ingest, class_names=tuple(class_names),
+                                   model_side=min(self.image.height, self.image.width))

@@ -8,18 +8,20 @@ from __future__ import annotations
 from tfx import v1 as tfx
 from tfx.utils import proto_utils
 
-from components.anomaly_gate import AnomalyGate
-from components.evaluation import eval_config
+from components.anomaly_gate.component import AnomalyGate
+from components.data_review.component import DataReview, review_config
+from components.evaluator.component import ServedBaselineEvaluator
+from components.evaluator.eval_config import eval_config
 from components.image_example_gen.component import ImageExampleGen, input_config
-from components.image_example_gen.data_fingerprint import DataFingerprint
-from components.image_example_gen.layout import TRAIN, VALIDATION
-from components.pusher import AtomicPusher
-from components.served_baseline_evaluator import ServedBaselineEvaluator
+from components.image_example_gen.layout import TRAIN, VALIDATION, DataLayout
+from components.kfp.data_fingerprint import DataFingerprint
+from components.pusher.component import AtomicPusher
+from components.schema_gen.component import SchemaGen
+from components.schema_gen.statistics_options import statistics_options
 from components.trainer.tuning import TUNING_KEY
 from pipeline.config import PipelineConfig
-from pipeline.data_layout import DataLayout
 
-PREPROCESSING_FN = "components.preprocessing.preprocessing_fn"
+PREPROCESSING_FN = "components.transform.preprocessing.preprocessing_fn"
 RUN_FN = "components.trainer.run_fn.run_fn"
 TUNER_FN = "components.trainer.tuning.tuner_fn"
 
@@ -51,17 +53,22 @@ def create_pipeline(
         data_fingerprint=(fingerprint.outputs["fingerprint"].future()[0].value
                           if fingerprint else None),
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"],
+                                                  stats_options=statistics_options())
     if config.schema:
         schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
     else:
-        schema_gen = tfx.components.SchemaGen(
+        schema_gen = SchemaGen(  # TFX's, with drift comparators on the image measures
             statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True
         )
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"])
+    anomaly_gate = AnomalyGate(anomalies=example_validator.outputs["anomalies"],
+                               statistics=statistics_gen.outputs["statistics"],
+                               schema=schema_gen.outputs["schema"],
+                               accepted_statistics_dir=config.accepted_statistics_dir,
+                               on_drift=config.on_drift)
 
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
@@ -74,6 +81,11 @@ def create_pipeline(
         disable_statistics=True,
     )
     transform.add_upstream_node(anomaly_gate)
+
+    # Label errors, outliers and near-copies found (and shown) before training starts.
+    data_review = DataReview(examples=example_gen.outputs["examples"],
+                             config=review_config(config.training, config.image,
+                                                  config.label_issues))
 
     training_config = {**config.training.to_custom_config(), **config.image.to_custom_config()}
     tuner = None
@@ -99,10 +111,12 @@ def create_pipeline(
         eval_args=tfx.proto.EvalArgs(splits=[VALIDATION]),
         custom_config=training_config,
     )
+    trainer.add_upstream_node(data_review)
     evaluator = ServedBaselineEvaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        eval_config=eval_config(class_names, config.min_accuracy, config.compare_to_baseline),
+        eval_config=eval_config(class_names, config.min_accuracy, config.min_class_recall,
+                                config.max_class_drop, config.compare_to_baseline),
         # The test split decides the blessing (validation only when there is no test split).
         example_splits=[layout.blessing_split],
         # No regression against the model being served, resolved when the Evaluator runs.
@@ -123,7 +137,8 @@ def create_pipeline(
         pipeline_root=config.pipeline_root,
         components=[
             *([fingerprint] if fingerprint else []), example_gen, statistics_gen, schema_gen,
-            example_validator, anomaly_gate, transform, *([tuner] if tuner else []), trainer,
+            example_validator, anomaly_gate, data_review, transform, *([tuner] if tuner else []),
+            trainer,
             evaluator, pusher,
         ],
         enable_cache=config.enable_cache,

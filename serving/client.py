@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import requests
 from tabulate import tabulate
 
-from components import features
+from components.common import features
 
 
 @dataclass

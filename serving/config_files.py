@@ -16,8 +16,9 @@ import yaml
 from google.protobuf import descriptor_pb2, descriptor_pool, message_factory, text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from components import features
-from components.served_versions import version_dirs
+from components.common import features
+from components.common.paths import is_local
+from components.common.served_versions import version_dirs
 
 TF_SERVING_IMAGE = "tensorflow/serving:2.16.1"
 TF_SERVING_GPU_IMAGE = "tensorflow/serving:2.16.1-gpu"
@@ -48,7 +49,7 @@ class ServingSetup:
 
     @property
     def on_volume(self) -> bool:
-        return "://" not in self.model_base_path
+        return is_local(self.model_base_path)
 
     @property
     def served_base_path(self) -> str:

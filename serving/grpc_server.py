@@ -19,7 +19,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from components import features
+from components.common import features
 from serving.inference import (
     Servables,
     ServingError,

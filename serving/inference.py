@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.core.protobuf import meta_graph_pb2, saved_model_pb2
 
-from components import features, label_vocabulary
-from components.tf_errors import op_error_message
+from components.common import features, label_vocabulary
+from components.common.tf_errors import op_error_message
 from serving.model_store import LoadedVersion, ModelStore
 
 MAX_BATCH = 1024

@@ -19,8 +19,8 @@ import time
 
 import tensorflow as tf
 
-from components import features
-from components.served_versions import is_complete, version_dirs
+from components.common import features
+from components.common.served_versions import is_complete, version_dirs
 
 log = logging.getLogger("visionpipe.serving")
 

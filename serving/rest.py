@@ -27,7 +27,7 @@ import tensorflow as tf
 from google.protobuf import json_format
 from tensorflow_serving.apis import get_model_metadata_pb2
 
-from components import features
+from components.common import features
 from serving.inference import (
     Servables,
     ServingError,

@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import threading
 
-from components import features
+from components.common import features
 from serving.batching import Batcher
 from serving.grpc_server import grpc_server
 from serving.inference import Servables

@@ -1,19 +1,16 @@
 """Shared test helpers: images made on the fly, and one real pipeline run shared by the e2e tests."""
 
+import components  # noqa: F401, I001 - first: sets TensorFlow's environment (components/__init__.py)
+
+import io
 import os
+import subprocess
+import sys
+from pathlib import Path
 
-# Before any TensorFlow import (the Makefile exports it too): tf.keras must be Keras 2.
-os.environ["TF_USE_LEGACY_KERAS"] = "1"
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-import io  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -31,26 +28,62 @@ def run_cli(*args: str, timeout: int = 900, cwd: Path = REPO,
             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     """Runs `visionpipe ARGS` as a user would, in a fresh Python process (in cwd), with env
     added to the environment."""
-    env = {**os.environ, "TF_USE_LEGACY_KERAS": "1", "TF_CPP_MIN_LOG_LEVEL": "3", **(env or {})}
+    env = {**os.environ, **(env or {})}
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", *args],
         cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout,
     )
 
 
+def run_main(capsys, *args: str) -> subprocess.CompletedProcess:
+    """Runs `visionpipe ARGS` in this process (error paths: no interpreter start-up), with what
+    it printed, as run_cli returns it."""
+    from pipeline.cli import main
+
+    try:
+        code = main(list(args))
+    except SystemExit as stop:  # argparse's errors
+        code = stop.code
+    printed = capsys.readouterr()
+    return subprocess.CompletedProcess(args, code, printed.out, printed.err)
+
+
+# Fixtures that are whole pipeline runs: a test that uses one is marked slow (make test-fast
+# leaves it out), so no test can forget the mark.
+WHOLE_RUNS = {"demo_run", "trainer_inputs", "span_run"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if WHOLE_RUNS & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def span_run(tmp_path_factory):
+    """One short run on data in span folders (span-1/, span-2/) with an inferred schema,
+    shared by the span test and `schema export`."""
+    from pipeline.data_tools.demo import make_demo_data
+
+    root = tmp_path_factory.mktemp("spans")
+    make_demo_data(root / "images" / "span-1", images_per_class=10, seed=1)
+    make_demo_data(root / "images" / "span-2", images_per_class=14, seed=2)
+    result = run_cli("run", "--data", str(root / "images" / "span-{SPAN}"), "--name", "spans",
+                     "--output", str(root / "runs"), "--image-size", "32", "--epochs", "1",
+                     "--steps-per-epoch", "1", "--min-accuracy", "0", "--min-class-recall", "0")
+    return {"root": root, "run_dir": root / "runs" / "spans", "result": result}
+
+
 @pytest.fixture(scope="session")
 def demo_run(tmp_path_factory):
     """One real local run on generated demo data, shared by the tests that need a pushed model."""
-    from pipeline.demo_data import make_demo_data
+    from pipeline.data_tools.demo import SETTINGS, make_demo_data
 
     root = tmp_path_factory.mktemp("e2e")
     data = make_demo_data(root / "data", images_per_class=300, seed=1)
     output = root / "runs"
     result = run_cli(
-        "run", "--data", str(data), "--name", "shapes", "--output", str(output),
-        "--image-size", "64", "--epochs", "20", "--patience", "4",
-        "--schema", str(REPO / "schemas" / "demo.pbtxt"),
-    )
+        "run", "--data", str(data), "--name", "shapes", "--output", str(output), *SETTINGS)
     return {"root": root, "data": data, "output": output, "result": result}
 
 

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 from conftest import run_cli
 from PIL import Image
 from test_duplicates import distinct_picture, encode, seed_of
@@ -15,6 +16,7 @@ def _shade(picture, light: bool):
     return Image.fromarray((pixels + (170 if light else 0)).astype(np.uint8))
 
 
+@pytest.mark.slow
 def test_the_blessing_is_measured_on_test_not_on_the_split_that_chose_the_model(tmp_path):
     root = tmp_path / "data"
     for split, count in (("train", 60), ("val", 12), ("test", 12)):

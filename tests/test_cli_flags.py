@@ -4,14 +4,14 @@ import dataclasses
 
 import pytest
 
+from components.common.image_spec import ImageSpec
+from components.common.settings import flag_of
 from components.image_example_gen.options import IngestOptions
-from components.image_spec import ImageSpec
-from components.settings import flag_of
 from components.trainer.hparams import Augmentation, TrainingConfig
 from pipeline.cli import build_parser
+from pipeline.cli.flags import settings_from
 from pipeline.config import PipelineConfig
-from pipeline.flags import settings_from
-from pipeline.kubeflow_options import KubeflowOptions
+from pipeline.runners.kubeflow_options import KubeflowOptions
 
 
 def _config(*argv: str) -> PipelineConfig:

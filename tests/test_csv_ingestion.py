@@ -10,7 +10,7 @@ from test_image_example_gen import all_splits, read_split
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import standard_artifacts
 
-from components import features, label_vocabulary
+from components.common import features, label_vocabulary
 from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import Executor
 from components.image_example_gen.layout import DataError

@@ -8,14 +8,15 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from conftest import fn_args
 
+from components.common.image_spec import ImageSpec
 from components.image_example_gen.layout import TRAIN, VALIDATION
-from components.image_spec import ImageSpec
 from components.trainer import decode_cache, input_pipeline
+from components.trainer.cache_memory import parse_size
 from components.trainer.hparams import TrainingConfig
 from components.trainer.run_fn import run_fn
 from components.trainer.split_metrics import METRICS_FILE
 
-EPOCHS_2 = {**ImageSpec.square(64).to_custom_config(), "model": "scratch", "epochs": 2,
+EPOCHS_6 = {**ImageSpec.square(64).to_custom_config(), "model": "scratch", "epochs": 6,
             "batch_size": 16, "early_stopping_patience": 5}
 
 
@@ -51,12 +52,12 @@ def test_a_model_trained_from_disk_matches_one_trained_from_memory(trainer_input
     accuracies = {}
     for setting in ("auto", "0"):
         work = tmp_path / setting
-        config = {**EPOCHS_2, "cache_memory": setting, "cache_dir": str(tmp_path / "scratch")}
+        config = {**EPOCHS_6, "cache_memory": setting, "cache_dir": str(tmp_path / "scratch")}
         run_fn(fn_args(trainer_inputs, work, config))
         metrics = json.loads((work / "model_run" / METRICS_FILE).read_text())
         accuracies[setting] = metrics[VALIDATION]["accuracy"]
         assert tf.saved_model.load(str(work / "serving_model")) is not None
-    assert accuracies["auto"] > 0.5  # the demo shapes are learnable in two epochs
+    assert accuracies["auto"] > 0.5  # the demo shapes are learnable in six epochs
     # Only the shuffle order differs (shards vs one cache): validation accuracy agrees closely.
     assert abs(accuracies["auto"] - accuracies["0"]) <= 0.15, accuracies
     assert list((tmp_path / "scratch").iterdir()) == []
@@ -98,11 +99,11 @@ def test_too_little_scratch_space_stops_before_decoding_with_a_clear_error(train
 
 
 def test_memory_budget_is_a_size_or_half_of_what_is_available():
-    assert decode_cache.parse_size("2GB") == 2_000_000_000
-    assert decode_cache.parse_size("512MiB") == 512 * 1024**2
-    assert decode_cache.parse_size("0") == 0
-    assert decode_cache.parse_size("auto") is None
-    budget, why = decode_cache.memory_budget("auto")
+    assert parse_size("2GB") == 2_000_000_000
+    assert parse_size("512MiB") == 512 * 1024**2
+    assert parse_size("0") == 0
+    assert parse_size("auto") is None
+    budget, why, _ = decode_cache.memory_budget("auto")
     assert 0 < budget <= decode_cache.available_memory()[0] and "half" in why
     with pytest.raises(ValueError, match="--cache-memory 'lots'"):
         TrainingConfig(cache_memory="lots")

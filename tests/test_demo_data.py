@@ -1,6 +1,6 @@
 """The built-in demo data is deterministic and has something for the quarantine."""
 
-from pipeline.demo_data import CLASSES, make_demo_data
+from pipeline.data_tools.demo import CLASSES, make_demo_data
 
 
 def test_same_seed_same_files(tmp_path):

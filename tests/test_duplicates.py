@@ -11,14 +11,14 @@ from conftest import run_cli
 from PIL import Image, ImageEnhance
 from test_image_example_gen import _feature, all_splits, run_executor
 
-from components import features
+from components.common import features
 from components.image_example_gen import duplicates
 from components.image_example_gen.executor import LeakageError
 from components.image_example_gen.fingerprints import THUMBNAIL_VALUES, fingerprint
 from components.image_example_gen.layout import DEFAULT_SPLIT_RATIO
 from components.image_example_gen.validation import decode_for_validation
 from pipeline.config import PipelineConfig
-from pipeline.inspection import inspect_dataset
+from pipeline.data_tools.inspection import inspect
 
 
 def seed_of(*parts) -> int:
@@ -147,7 +147,7 @@ def test_the_hash_split_keeps_near_copy_groups_in_one_split_and_is_deterministic
     assert report["leakage"]["fraction"] == 0.0
 
     # inspect assigns the same splits without Beam.
-    facts = inspect_dataset(PipelineConfig(data=str(root)), progress=False)
+    facts = inspect(PipelineConfig(data=str(root)), progress=False)
     counts = json.loads((tmp_path / "first" / features.QUARANTINE_REPORT_FILE).read_text())[
         "examples_per_split"]
     assert facts["images_per_split"] == counts
@@ -199,6 +199,7 @@ def test_the_leakage_report_lists_exactly_the_planted_pairs(leaky, tmp_path):
         run_executor(root, tmp_path / "strict", max_leakage=0.05)
 
 
+@pytest.mark.slow
 def test_max_leakage_fails_the_run_and_inspect_reports_the_same(leaky, tmp_path):
     root, _ = leaky
     result = run_cli("run", "--data", str(root), "--output", str(tmp_path / "runs"),

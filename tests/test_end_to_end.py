@@ -8,7 +8,7 @@ from pathlib import Path
 
 from conftest import run_cli
 
-from pipeline.demo_data import CLASSES, draw_shape, encode
+from pipeline.data_tools.demo import CLASSES, draw_shape, encode
 
 CLASSIFY = """
 import base64, json, sys

@@ -11,17 +11,19 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import run_cli
+from conftest import run_main
 from google.protobuf import json_format
 from kfp.kubernetes import kubernetes_executor_config_pb2
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from pipeline.demo_data import make_demo_data
+from pipeline.cli import main
+from pipeline.data_tools.demo import make_demo_data
 
 IMAGE = "europe-docker.pkg.dev/project/visionpipe/visionpipe:1.0"
 ROOT = "gs://bucket/visionpipe/root"
 COMPONENTS = {"DataFingerprint", "ImageExampleGen", "StatisticsGen", "SchemaGen",
-              "ExampleValidator", "AnomalyGate", "Transform", "Trainer", "Evaluator", "Pusher"}
+              "ExampleValidator", "AnomalyGate", "DataReview", "Transform", "Trainer", "Evaluator",
+              "Pusher"}
 
 
 @pytest.fixture(scope="module")
@@ -36,8 +38,7 @@ def compiled(data, tmp_path_factory):
               "--image-size", "64", "--gpu-type", "nvidia.com/gpu", "--gpus", "2",
               "--node-selector", "cloud.google.com/gke-accelerator=nvidia-tesla-t4"]
     for name in ("pipeline.json", "pipeline.yaml"):
-        result = run_cli("compile", *common, "--package", str(out / name))
-        assert result.returncode == 0, result.stderr[-2000:]
+        assert main(["compile", *common, "--package", str(out / name)]) == 0
     return out
 
 
@@ -62,7 +63,11 @@ def test_the_spec_has_every_component_the_dag_edges_and_the_image(compiled):
     depends = {name: set(task.get("dependentTasks", [])) for name, task in tasks.items()}
     assert depends["StatisticsGen"] == {"ImageExampleGen"}
     assert {"SchemaGen", "StatisticsGen"} <= depends["ExampleValidator"]
-    assert depends["AnomalyGate"] == {"ExampleValidator"}
+    # The gate compares the statistics with the data accepted last, under the schema's
+    # drift comparators; the data review reads the Examples and goes before the Trainer.
+    assert depends["AnomalyGate"] == {"ExampleValidator", "StatisticsGen", "SchemaGen"}
+    assert depends["DataReview"] == {"ImageExampleGen"}
+    assert "DataReview" in depends["Trainer"]
     assert {"AnomalyGate", "ImageExampleGen"} <= depends["Transform"]
     assert {"Transform", "ImageExampleGen"} <= depends["Trainer"]
     assert depends["Evaluator"] == {"ImageExampleGen", "Trainer"}  # no resolver node
@@ -80,7 +85,7 @@ def test_the_spec_has_every_component_the_dag_edges_and_the_image(compiled):
         assert tasks[uncached]["cachingOptions"] == {"enableCache": False}
     example_gen = executors_of(spec)["ImageExampleGen"]["container"]
     assert example_gen["lifecycle"]["preCacheCheck"]["command"][-1] == (
-        "components.image_example_gen.kfp_driver")
+        "components.kfp.example_gen_driver")
     evaluator_parameters = tasks["Evaluator"]["inputs"]["parameters"]
     assert evaluator_parameters["serving_base_path"]["runtimeValue"]["constant"] == (
         f"{ROOT}/serving/shapes")
@@ -106,7 +111,8 @@ def test_the_yaml_carries_the_kubernetes_platform_spec(compiled):
     json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
     json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec())
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
-    assert set(executors) == {"Trainer_executor"}
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(executors) == {f"{task}_executor" for task in tasks}
     config = kubernetes_executor_config_pb2.KubernetesExecutorConfig()
     # kfp-kubernetes 1.0.0 predates tolerations; its proto checks the rest.
     json_format.ParseDict(executors["Trainer_executor"], config, ignore_unknown_fields=True)
@@ -114,9 +120,25 @@ def test_the_yaml_carries_the_kubernetes_platform_spec(compiled):
         "cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
     assert executors["Trainer_executor"]["tolerations"] == [
         {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
-    # The decode cache's scratch: an emptyDir over /tmp, where tempfile puts the spill.
+    # The decode cache's scratch: an emptyDir over /tmp, where tempfile puts the spill; and
+    # every task's staging disk where KFP's launcher downloads its inputs (gs:// -> /gcs),
+    # sized from the data: the Examples' readers hold the data, the others small artifacts.
     assert executors["Trainer_executor"]["emptyDirMounts"] == [
+        {"volumeName": "staging", "mountPath": "/gcs", "sizeLimit": "1Gi"},
         {"volumeName": "scratch", "mountPath": "/tmp", "sizeLimit": "50Gi"}]
+    assert executors["SchemaGen_executor"]["emptyDirMounts"] == [
+        {"volumeName": "staging", "mountPath": "/gcs", "sizeLimit": "1Gi"}]
+    assert executors["Pusher_executor"]["emptyDirMounts"][0]["sizeLimit"] == "2Gi"  # a model
+
+
+def test_each_pods_staging_disk_holds_what_its_launcher_downloads():
+    from pipeline.runners.staging_disk import disk_per_task
+
+    tasks = ["ImageExampleGen", "StatisticsGen", "SchemaGen", "Trainer", "Evaluator", "Pusher"]
+    sizes = disk_per_task(tasks, 100 * 1024**3, {"Trainer": "300Gi"})
+    assert sizes == {"ImageExampleGen": "1Gi", "StatisticsGen": "111Gi", "SchemaGen": "1Gi",
+                     "Trainer": "300Gi", "Evaluator": "112Gi", "Pusher": "2Gi"}
+    assert disk_per_task(tasks, None, {"Trainer": "300Gi"}) == {"Trainer": "300Gi"}
 
 
 def test_every_class_and_module_path_in_the_spec_imports(compiled):
@@ -130,7 +152,7 @@ def test_every_class_and_module_path_in_the_spec_imports(compiled):
             if name.endswith("_fn"):
                 paths.append(value["runtimeValue"]["constant"])
     assert "components.trainer.run_fn.run_fn" in paths
-    assert "components.preprocessing.preprocessing_fn" in paths
+    assert "components.transform.preprocessing.preprocessing_fn" in paths
     for path in paths:
         module, _, attribute = path.rpartition(".")
         assert getattr(importlib.import_module(module), attribute), path
@@ -191,10 +213,10 @@ class _FakeKfpApi:
                 if method == "POST" and path.startswith(prefix)]
 
 
-def test_submit_creates_a_run_and_a_recurring_run_with_package_cron_and_params(compiled):
+def test_submit_creates_a_run_and_a_recurring_run_with_package_cron_and_params(compiled, capsys):
     api = _FakeKfpApi()
     try:
-        run = run_cli("submit", str(compiled / "pipeline.yaml"), "--host", api.url,
+        run = run_main(capsys, "submit", str(compiled / "pipeline.yaml"), "--host", api.url,
                       "--experiment", "nightly", "--param", "data_root=gs://bucket/images/new")
         assert run.returncode == 0, run.stderr[-2000:]
         assert f"Created run run-42: {api.url}/#/runs/details/run-42" in run.stdout
@@ -206,7 +228,7 @@ def test_submit_creates_a_run_and_a_recurring_run_with_package_cron_and_params(c
         assert body["runtime_config"]["parameters"]["data_root"] == "gs://bucket/images/new"
         assert api.posted("/apis/v2beta1/experiments")[0]["display_name"] == "nightly"
 
-        recurring = run_cli("submit", str(compiled / "pipeline.json"), "--host", api.url,
+        recurring = run_main(capsys, "submit", str(compiled / "pipeline.json"), "--host", api.url,
                             "--schedule", "0 3 * * *")
         assert recurring.returncode == 0, recurring.stderr[-2000:]
         assert "Created recurring run rr-7" in recurring.stdout
@@ -217,10 +239,10 @@ def test_submit_creates_a_run_and_a_recurring_run_with_package_cron_and_params(c
         api.server.shutdown()
 
 
-def test_submit_errors_are_one_clear_line(compiled, tmp_path):
-    missing = run_cli("submit", str(tmp_path / "nope.yaml"), "--host", "http://127.0.0.1:9")
+def test_submit_errors_are_one_clear_line(compiled, tmp_path, capsys):
+    missing = run_main(capsys, "submit", str(tmp_path / "nope.yaml"), "--host", "http://127.0.0.1:9")
     assert missing.returncode == 1 and "no such file" in missing.stderr
-    bad_cron = run_cli("submit", str(compiled / "pipeline.yaml"), "--host", "http://127.0.0.1:9",
+    bad_cron = run_main(capsys, "submit", str(compiled / "pipeline.yaml"), "--host", "http://127.0.0.1:9",
                        "--schedule", "every night")
     assert bad_cron.returncode == 1 and "use cron with 5 fields" in bad_cron.stderr
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from components.image_spec import ImageSpec
+from components.common.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import MODELS, build_model, resolve_defaults
 
@@ -78,7 +78,7 @@ def test_the_modules_course_defaults_are_resolved_once_into_the_config():
 def test_feature_maps_show_a_row_per_layer_of_the_image_and_its_channels(name, tmp_path):
     from PIL import Image
 
-    from components.trainer.insights import CELL, _feature_layers, feature_maps
+    from components.insights.figures import CELL, _feature_layers, feature_maps
 
     model = build_model(_config(name), IMAGE, 3)
     images = np.random.default_rng(0).random((2, 40, 40, 3)).astype("float32")

@@ -8,8 +8,9 @@ import tensorflow as tf
 from conftest import image_bytes
 from PIL import Image
 
-from components import features, preprocessing
-from components.image_spec import ImageSpec
+from components.common import features
+from components.common.image_spec import ImageSpec
+from components.transform import preprocessing
 
 CONFIG = ImageSpec(24, 32).to_custom_config()
 
@@ -70,7 +71,7 @@ def test_large_jpegs_decode_at_a_reduced_scale_and_match_a_full_decode():
     """A photo decoded at 1/2-1/8 scale by the DCT, then resized, looks like a full decode."""
     import numpy as np
 
-    from pipeline.demo_data import draw_shape, encode
+    from pipeline.data_tools.demo import draw_shape, encode
 
     photo = encode(draw_shape("circle", np.random.default_rng(4), (500, 375)), "JPEG")
     out = preprocessing.preprocessing_fn({features.IMAGE_BYTES: tf.constant([[photo]])},

@@ -5,7 +5,7 @@ import time
 
 import numpy as np
 
-from pipeline.progress import console_progress
+from pipeline.reporting.progress import console_progress
 
 
 def _component(log: logging.Logger, name: str, work) -> None:

@@ -2,27 +2,29 @@
 bottleneck features; mixed precision that exports the same float32 model; Grad-CAM."""
 
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
-from conftest import fn_args
 from PIL import Image
-from test_trainer_modules import QUICK, _mobilenet_weights_file
+from test_trainer_modules import _mobilenet_weights_file
 
-from components import label_vocabulary
-from components.image_spec import ImageSpec
-from components.trainer import fitting, grad_cam, input_pipeline
+from components.common import label_vocabulary
+from components.common.image_spec import ImageSpec
+from components.insights import grad_cam
+from components.insights.figures import INSIGHTS_DIR
+from components.trainer import fitting, input_pipeline
 from components.trainer.hparams import TrainingConfig
-from components.trainer.insights import INSIGHTS_DIR
 from components.trainer.models import build_model, resolve_defaults
 from components.trainer.models.classifier import class_probabilities
 from components.trainer.models.transfer import BASE_LAYER, layers_to_unfreeze
 from components.trainer.recipes import RECIPES
-from components.trainer.run_fn import run_fn
 from components.trainer.signatures import export_serving_model
-from pipeline.demo_data import CLASSES
+from pipeline.data_tools.demo import CLASSES
 
 IMAGE = ImageSpec.square(48)
 
@@ -49,7 +51,9 @@ def test_each_recipe_fills_what_the_user_left_unset():
     assert resolve_defaults(TrainingConfig(model="transfer", recipe="course")).fine_tune_epochs == 0
     # The head on features computed once trains until validation stops it (the recipe's cap,
     # not --epochs); the course recipe's head trains end to end, for --epochs.
-    assert pretrained.head_epochs == RECIPES["default"].head_epochs > pretrained.epochs
+    assert pretrained.head_epochs == RECIPES["default"].head_epochs
+    assert resolve_defaults(TrainingConfig(model="transfer", epochs=15)).head_epochs == (
+        RECIPES["default"].head_epochs)
     assert resolve_defaults(TrainingConfig(model="transfer", recipe="course", epochs=7)
                             ).head_epochs == 7
     assert resolve_defaults(TrainingConfig(model="transfer", head_epochs=3)).head_epochs == 3
@@ -83,8 +87,8 @@ def test_two_phases_train_the_head_on_features_then_unfreeze_the_top(tmp_path, c
     frozen_before = [w.numpy().copy() for w in base.weights]
     head_before = model.get_layer("output").kernel.numpy().copy()
     caplog.set_level("INFO", logger="visionpipe.progress")
-    history = fitting.train(model, config, 2, _batches(_decoded(32, 0), 8),
-                            _batches(_decoded(16, 1), 8), str(tmp_path / "logs"))
+    history, _, _ = fitting.train(model, config, 2, _batches(_decoded(32, 0), 8),
+                                  _batches(_decoded(16, 1), 8), str(tmp_path / "logs"))
 
     assert len(history["loss"]) == 3  # 2 head epochs on features + 1 fine-tuning epoch
     assert "lr" in history  # the default recipe's plateau schedule ran
@@ -118,8 +122,8 @@ def test_mixed_precision_two_phase_transfer_exports_the_same_float32_scores(trai
     with fitting.precision_policy(config.mixed_precision) as mixed:
         assert mixed and keras.mixed_precision.global_policy().name == "mixed_float16"
         model = build_model(config, ImageSpec.square(64), len(class_names))
-        history = fitting.train(model, config, len(class_names), _batches(train, 16),
-                                _batches(evaluation, 16), str(tmp_path / "logs"))
+        history, _, _ = fitting.train(model, config, len(class_names), _batches(train, 16),
+                                      _batches(evaluation, 16), str(tmp_path / "logs"))
     assert keras.mixed_precision.global_policy().name == "float32"  # restored
     assert len(history["loss"]) == 3
     convolutions = [layer for layer in model.get_layer(BASE_LAYER).layers
@@ -154,9 +158,9 @@ def test_grad_cam_heat_is_where_the_evidence_is_and_differs_between_images(name,
     np.testing.assert_allclose(in_batches, heat, atol=1e-4)  # each image's heat is its own
 
 
-def test_the_report_pictures_include_grad_cam_for_each_class(trainer_inputs, tmp_path):
-    run_fn(fn_args(trainer_inputs, tmp_path, {**QUICK, "model": "scratch"}))
-    insights = tmp_path / "model_run" / INSIGHTS_DIR
+def test_the_report_pictures_include_grad_cam_for_each_class_on_the_test_split(demo_run):
+    summary = json.loads((demo_run["output"] / "shapes" / "summary.json").read_text())
+    insights = Path(summary["evaluation"]) / INSIGHTS_DIR
     pictures = []
     for shape in CLASSES:
         with Image.open(insights / f"{grad_cam.GRAD_CAM_PREFIX}{shape}.png") as picture:

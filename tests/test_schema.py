@@ -2,15 +2,17 @@
 
 import pytest
 import tensorflow as tf
-from conftest import REPO, image_bytes, run_cli
+from conftest import REPO, image_bytes, run_cli, run_main
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 
-from components.anomaly_gate import AnomalyGate
+from components.anomaly_gate.component import AnomalyGate
 from components.image_example_gen.executor import image_example
-from components.image_example_gen.validation import inspect_image
-from pipeline.demo_data import CLASSES, make_demo_data
+from components.image_example_gen.fingerprints import hash_picture, upright_rgb
+from components.image_example_gen.image_measures import measure
+from components.image_example_gen.validation import decode_for_validation
+from pipeline.data_tools.demo import CLASSES, make_demo_data
 
 DEMO_SCHEMA = REPO / "schemas" / "demo.pbtxt"
 
@@ -19,10 +21,16 @@ def _schema() -> schema_pb2.Schema:
     return text_format.Parse(DEMO_SCHEMA.read_text(), schema_pb2.Schema())
 
 
+def _example(path: str, class_name: str, label: int, data: bytes) -> tf.train.Example:
+    """The Example the ExampleGen writes for data (validated and measured as it does)."""
+    info, pixels = decode_for_validation(data)
+    return image_example(path, class_name, label, data, info,
+                         measure(hash_picture(upright_rgb(pixels)), info.height, info.width))
+
+
 def test_demo_schema_parses_and_names_exactly_what_the_example_gen_writes():
     schema = _schema()
-    data = image_bytes()
-    example = image_example("circle/a.jpg", "circle", 0, data, inspect_image(data))
+    example = _example("circle/a.jpg", "circle", 0, image_bytes())
     assert {f.name for f in schema.feature} == set(example.features.feature)
     domains = {d.name: list(d.value) for d in schema.string_domain}
     assert domains["label_name"] == list(CLASSES)
@@ -33,6 +41,7 @@ def test_demo_schema_parses_and_names_exactly_what_the_example_gen_writes():
     assert image.HasField("image_domain") and image.shape.dim[0].size == 1
 
 
+@pytest.mark.slow
 def test_an_unseen_class_stops_the_run_with_the_anomaly_named(tmp_path):
     data = make_demo_data(tmp_path / "data", images_per_class=20)
     (data / "hexagon").mkdir()
@@ -57,9 +66,8 @@ def _write_examples(path, examples):
 def test_empty_image_feature_and_unaccepted_format_are_anomalies(tmp_path):
     good = []
     for i in range(30):
-        data = image_bytes(seed=i)
-        good.append(image_example(f"{CLASSES[i % 3]}/{i}.jpg", CLASSES[i % 3], i % 3, data,
-                                  inspect_image(data)))
+        good.append(_example(f"{CLASSES[i % 3]}/{i}.jpg", CLASSES[i % 3], i % 3,
+                             image_bytes(seed=i)))
     webp = tf.train.Example()
     webp.CopyFrom(good[0])
     webp.features.feature["format"].bytes_list.value[:] = [b"webp"]
@@ -80,7 +88,9 @@ def test_empty_image_feature_and_unaccepted_format_are_anomalies(tmp_path):
     schema_gen = tfx.components.ImportSchemaGen(schema_file=str(DEMO_SCHEMA))
     validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"])
-    gate = AnomalyGate(anomalies=validator.outputs["anomalies"])
+    gate = AnomalyGate(anomalies=validator.outputs["anomalies"],
+                       statistics=statistics_gen.outputs["statistics"],
+                       schema=schema_gen.outputs["schema"])
     pipeline = tfx.dsl.Pipeline(
         pipeline_name="drift", pipeline_root=str(tmp_path / "root"),
         components=[example_gen, statistics_gen, schema_gen, validator, gate],
@@ -99,14 +109,10 @@ def test_empty_image_feature_and_unaccepted_format_are_anomalies(tmp_path):
     assert "[train]" not in message  # the clean split passes
 
 
-def test_schema_export_writes_the_inferred_schema(tmp_path):
-    data = make_demo_data(tmp_path / "data", images_per_class=15)
-    runs = tmp_path / "runs"
-    first = run_cli("run", "--data", str(data), "--name", "tiny", "--output", str(runs),
-                    "--image-size", "32", "--epochs", "1", "--steps-per-epoch", "1")
-    assert first.returncode in (0, 3), first.stderr[-2000:]  # blessed or not, SchemaGen ran
-    output = tmp_path / "schemas" / "tiny.pbtxt"
-    result = run_cli("schema", "export", str(runs / "tiny"), "--schema", str(output))
+def test_schema_export_writes_the_inferred_schema(span_run, tmp_path, capsys):
+    assert span_run["result"].returncode in (0, 3), span_run["result"].stderr[-2000:]
+    output = tmp_path / "schemas" / "spans.pbtxt"
+    result = run_main(capsys, "schema", "export", str(span_run["run_dir"]), "--schema", str(output))
     assert result.returncode == 0, result.stderr
     schema = text_format.Parse(output.read_text(), schema_pb2.Schema())
     assert {f.name for f in schema.feature} == {f.name for f in _schema().feature}

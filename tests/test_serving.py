@@ -20,7 +20,7 @@ from tensorflow_serving.apis import (
     prediction_service_pb2_grpc,
 )
 
-from pipeline.demo_data import CLASSES, draw_shape, encode
+from pipeline.data_tools.demo import CLASSES, draw_shape, encode
 from serving.server import LocalServer
 
 MODEL = "shapes"

@@ -3,10 +3,8 @@
 import json
 
 import tensorflow as tf
-from conftest import run_cli
 
 from components.image_example_gen.sources.image_folder import split_span_path
-from pipeline.demo_data import make_demo_data
 
 
 def test_split_span_path():
@@ -14,16 +12,12 @@ def test_split_span_path():
     assert split_span_path("/data/{SPAN}/v{VERSION}") == ("/data", "{SPAN}/v{VERSION}")
 
 
-def test_a_run_ingests_the_latest_span(tmp_path):
-    make_demo_data(tmp_path / "images" / "span-1", images_per_class=10, seed=1)
-    make_demo_data(tmp_path / "images" / "span-2", images_per_class=14, seed=2)
-    result = run_cli("run", "--data", str(tmp_path / "images" / "span-{SPAN}"), "--name", "spans",
-                     "--output", str(tmp_path / "runs"), "--image-size", "32", "--epochs", "1",
-                     "--steps-per-epoch", "1", "--min-accuracy", "0")
+def test_a_run_ingests_the_latest_span(span_run):
+    result = span_run["result"]
     assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads((tmp_path / "runs" / "spans" / "summary.json").read_text())
+    summary = json.loads((span_run["run_dir"] / "summary.json").read_text())
     assert sum(summary["examples_per_split"].values()) == 3 * 14
-    examples_dir = sorted((tmp_path / "runs" / "spans" / "artifacts" / "ImageExampleGen" /
+    examples_dir = sorted((span_run["run_dir"] / "artifacts" / "ImageExampleGen" /
                            "examples").iterdir())[-1]
     files = tf.io.gfile.glob(str(examples_dir / "Split-*" / "*"))
     paths = {tf.train.Example.FromString(r.numpy()).features.feature["relative_path"]

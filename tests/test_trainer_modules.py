@@ -1,6 +1,7 @@
 """Every trainer module trains a few steps through the real run_fn and exports a model that serves."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,8 +9,8 @@ import tensorflow as tf
 from conftest import fn_args
 from PIL import Image
 
-from components.image_spec import ImageSpec
-from components.trainer.insights import (
+from components.common.image_spec import ImageSpec
+from components.insights.figures import (
     CONFUSION_JSON,
     CONFUSION_PNG,
     CURVES_FILE,
@@ -18,7 +19,7 @@ from components.trainer.insights import (
 )
 from components.trainer.models import MODELS
 from components.trainer.run_fn import TIMING_FILE, run_fn
-from pipeline.demo_data import CLASSES, draw_shape, encode
+from pipeline.data_tools.demo import CLASSES, draw_shape, encode
 
 QUICK = {**ImageSpec.square(64).to_custom_config(), "epochs": 1, "steps_per_epoch": 2,
          "batch_size": 8}
@@ -75,19 +76,31 @@ def test_module_trains_exports_and_serves_raw_bytes(name, trainer_inputs, tmp_pa
     assert not ops & {"PyFunc", "PyFuncStateless", "EagerPyFunc", "ImageProjectiveTransformV3"}
 
 
-def test_insights_pictures_are_valid_pngs(trainer_inputs, tmp_path):
+def test_the_trainer_draws_the_training_pictures(trainer_inputs, tmp_path):
     run_fn(fn_args(trainer_inputs, tmp_path, {**QUICK, "model": "scratch"}))
     insights = tmp_path / "model_run" / INSIGHTS_DIR
-    names = [CURVES_FILE, CONFUSION_PNG, MISTAKES_FILE] + [
-        f"feature_maps_{c}.png" for c in CLASSES]
-    for name in names:
+    for name in [CURVES_FILE] + [f"feature_maps_{c}.png" for c in CLASSES]:
         with Image.open(insights / name) as picture:
             assert picture.format == "PNG"
             assert picture.width >= 200 and picture.height >= 200, (name, picture.size)
+    # The verdict's pictures are the Evaluator's, on the test split: the Trainer never sees it.
+    assert not (insights / CONFUSION_PNG).exists() and not (insights / MISTAKES_FILE).exists()
+
+
+def test_the_verdict_pictures_are_the_test_splits(demo_run):
+    """The report's confusion matrix counts every test image once, and its per-class table
+    holds precision, recall and F1."""
+    summary = json.loads((demo_run["output"] / "shapes" / "summary.json").read_text())
+    insights = Path(summary["evaluation"]) / INSIGHTS_DIR
+    for name in (CONFUSION_PNG, MISTAKES_FILE):
+        with Image.open(insights / name) as picture:
+            assert picture.format == "PNG" and picture.width >= 200
     confusion = json.loads((insights / CONFUSION_JSON).read_text())
     matrix = np.array(confusion["matrix"])
-    assert matrix.shape == (3, 3)
-    eval_count = sum(1 for _ in tf.data.TFRecordDataset(
-        tf.io.gfile.glob(trainer_inputs["eval_files"][0]), compression_type="GZIP"))
-    assert matrix.sum() == eval_count  # every eval image counted once
+    assert confusion["split"] == "test" and matrix.shape == (3, 3)
+    assert matrix.sum() == summary["examples_per_split"]["test"]  # every test image once
+    assert np.allclose(np.array(confusion["row_normalised"]).sum(axis=1), 1.0)
     assert set(confusion["per_class"]) == set(CLASSES)
+    assert {"precision", "recall", "f1", "support"} <= set(confusion["per_class"]["circle"])
+    page = (demo_run["output"] / "shapes" / "report.html").read_text()
+    assert "Confusion matrix (test split" in page and "<th>F1</th>" in page

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from components.image_spec import ImageSpec
+from components.common.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import build_model, resolve_defaults
 from components.trainer.models.classifier import compile_classifier
@@ -144,21 +144,23 @@ def test_each_base_applies_its_own_preprocess_input_in_the_graph(base):
                                rtol=1e-5, atol=1e-5)
 
 
-def test_offline_imagenet_weights_stop_the_run_in_one_line_before_it_starts(tmp_path):
+def test_offline_imagenet_weights_stop_the_run_in_one_line_before_it_starts(tmp_path, capsys,
+                                                                           monkeypatch):
     """No Keras cache and no route to the weights server (a proxy nobody listens on): the run
     stops at once, naming the two ways out, before any component ran."""
-    from conftest import run_cli
+    from conftest import run_main
 
-    from pipeline.demo_data import make_demo_data
+    from pipeline.data_tools.demo import make_demo_data
 
     data = make_demo_data(tmp_path / "data", images_per_class=4, seed=0)
     home = tmp_path / "home"
     home.mkdir()
     dead = "http://127.0.0.1:9"
-    result = run_cli("run", "--data", str(data), "--output", str(tmp_path / "runs"),
-                     "--model", "transfer", "--base", "mobilenet_v2", "--alpha", "0.35",
-                     "--image-size", "96", timeout=300,
-                     env={"HOME": str(home), "HTTPS_PROXY": dead, "https_proxy": dead})
+    for variable, value in (("HOME", str(home)), ("HTTPS_PROXY", dead), ("https_proxy", dead)):
+        monkeypatch.setenv(variable, value)
+    result = run_main(capsys, "run", "--data", str(data), "--output", str(tmp_path / "runs"),
+                      "--model", "transfer", "--base", "mobilenet_v2", "--alpha", "0.35",
+                      "--image-size", "96")
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr[-2000:]

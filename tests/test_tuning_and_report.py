@@ -6,8 +6,8 @@ import re
 from conftest import fn_args, run_cli
 from PIL import Image
 
-from components.image_spec import ImageSpec
-from components.trainer.hparams import TUNABLE
+from components.common.image_spec import ImageSpec
+from components.trainer.hparams import TUNED_BY_SEARCH
 from components.trainer.run_fn import training_config
 from components.trainer.tuning import search_space, tuner_fn
 
@@ -21,8 +21,8 @@ def test_tuner_searches_the_space_and_the_trainer_uses_the_best_values(trainer_i
     assert len(trials) == 2 and all(t.score is not None for t in trials)
     best = result.tuner.get_best_hyperparameters()[0]
     space = {hp.name: hp.values for hp in search_space().space}
-    assert set(best.values) == set(TUNABLE)
-    assert all(best.values[name] in space[name] for name in TUNABLE)
+    assert set(best.values) == set(TUNED_BY_SEARCH)
+    assert all(best.values[name] in space[name] for name in TUNED_BY_SEARCH)
 
     tuned = training_config(fn_args(trainer_inputs, tmp_path, config,
                                     hyperparameters=best.get_config()))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 from tfx import types
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import base_beam_component, executor_spec
@@ -41,7 +39,7 @@ class ImageExampleGen(FileBasedExampleGen):
                  options: IngestOptions | None = None, data_fingerprint=None):
         """inputs: each input's pattern below input_base and the role(s) it feeds (the data's
         DataLayout.inputs); options: how to read them (their roles are set from inputs);
-        data_fingerprint: DataFingerprint's output, on Kubeflow (see data_fingerprint.py)."""
+        data_fingerprint: DataFingerprint's output, on Kubeflow (see components/kfp/data_fingerprint.py)."""
         spec = ImageExampleGenSpec(
             input_base=input_base,
             input_config=input_config(inputs),
@@ -51,7 +49,7 @@ class ImageExampleGen(FileBasedExampleGen):
             output_data_format=example_gen_pb2.FORMAT_TF_EXAMPLE,
             output_file_format=example_gen_pb2.FORMAT_TFRECORDS_GZIP,
             examples=types.Channel(type=standard_artifacts.Examples),
-            **{INGEST_OPTIONS_KEY: with_roles(options or IngestOptions(), inputs).to_json(),
+            **{INGEST_OPTIONS_KEY: (options or IngestOptions()).with_inputs(inputs).to_json(),
                DATA_FINGERPRINT_KEY: data_fingerprint},
         )
         # FileBasedExampleGen.__init__ hard-codes its own spec class; build ours and go
@@ -68,11 +66,6 @@ def input_config(inputs: tuple[InputSplit, ...]) -> example_gen_pb2.Input:
                                          for split in inputs])
 
 
-def with_roles(options: IngestOptions, inputs: tuple[InputSplit, ...]) -> IngestOptions:
-    """The options carrying each input's roles."""
-    return dataclasses.replace(options, inputs=tuple((split.name, split.shares) for split in inputs))
-
-
 def executor_properties(input_base: str, inputs: tuple[InputSplit, ...],
                         options: IngestOptions | None = None) -> dict[str, object]:
     """The exec_properties the executor receives, for running it directly (tests, benchmarks)."""
@@ -83,5 +76,5 @@ def executor_properties(input_base: str, inputs: tuple[InputSplit, ...],
             example_gen_pb2.Output()),
         standard_component_specs.OUTPUT_DATA_FORMAT_KEY: example_gen_pb2.FORMAT_TF_EXAMPLE,
         standard_component_specs.OUTPUT_FILE_FORMAT_KEY: example_gen_pb2.FORMAT_TFRECORDS_GZIP,
-        INGEST_OPTIONS_KEY: with_roles(options or IngestOptions(), inputs).to_json(),
+        INGEST_OPTIONS_KEY: (options or IngestOptions()).with_inputs(inputs).to_json(),
     }

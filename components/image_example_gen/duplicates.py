@@ -21,7 +21,7 @@ near-copy relation (union-find).
 
 Where grey hashes crowd (pictures of one layout on different colours), most pairs of a
 bucket are close in grey and far apart in colour, and carrying them all to the thumbnail
-check grows with the square of the images (measured: 17.5 GB at 50,000 such photos). So
+check grows with the square of the images (BENCHMARKS.md, the cost curve). So
 a same-bucket pair is kept only when a colour hash agrees too: a 64-bit random-hyperplane
 SimHash (Charikar 2002) of the centred thumbnail, the very vector whose correlation the
 check computes. Two thumbnails at angle t differ in each bit with probability t / pi, so a

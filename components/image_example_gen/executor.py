@@ -31,23 +31,32 @@ import apache_beam as beam
 import tensorflow as tf
 from apache_beam.transforms.window import GlobalWindows
 from tfx.components.example_gen import base_example_gen_executor, write_split
+from tfx.components.example_gen import utils as example_gen_utils
 from tfx.components.util import examples_utils
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
-from components import features, label_vocabulary
-from components.image_example_gen import duplicates, sources
+from components.common import features, label_vocabulary
+from components.image_example_gen import duplicates, image_issues, sources
 from components.image_example_gen.find_duplicates import FindDuplicates
+from components.image_example_gen.image_measures import Measures
 from components.image_example_gen.ingest import Fingerprinted, Ingested, Quarantined, ingest
-from components.image_example_gen.layout import ROLES
-from components.image_example_gen.options import IngestOptions, Shares
+from components.image_example_gen.layout import SPAN_TAGS
+from components.image_example_gen.options import IngestOptions
 from components.image_example_gen.part_files import WritePartFiles, read_part_file
+from components.image_example_gen.plan import (
+    EmptyDataError,
+    IngestPlan,
+    fixed_roles,
+    plan_ingestion,
+)
 from components.image_example_gen.validation import upright
 from components.image_example_gen.write import FIRST_PASS_FILE_NAME, WriteExamplesSplit
 
 INGEST_OPTIONS_KEY = "ingest_options"
 _QUARANTINE = "quarantine"
+_IMAGE_ISSUES = "image_issues"
 _SIGNATURES = "signatures"
 _PARTS_DIR = ".parts"
 _REPORTS_PART = "reports.json"
@@ -55,19 +64,17 @@ _CHUNK_SIZE = 32
 _SHUFFLE_SEED = 0
 
 
-class EmptyDataError(ValueError):
-    """The input holds no usable images for a split, or fewer than two classes."""
-
-
 class LeakageError(ValueError):
     """Too many evaluated images have a near-copy in training (--max-leakage)."""
 
 
-def image_example(relative_path: str, class_name: str, label: int, data: bytes, info) -> tf.train.Example:
-    """The tf.train.Example for one validated image (encoded bytes, label and what validation found)."""
+def image_example(relative_path: str, class_name: str, label: int, data: bytes, info,
+                  measures: Measures) -> tf.train.Example:
+    """The tf.train.Example for one validated image: its encoded bytes, label, what
+    validation found and its measures (image_measures.MEASURE_FEATURES, for statistics)."""
     example = tf.train.Example()
     # Filled in place: half the time of building nested Feature messages and copying them
-    # in (about 20 us against 45 us an image, measured), on the ExampleGen's hot path.
+    # in (about half the time), on the ExampleGen's hot path.
     feature = example.features.feature
     for key, value in ((features.IMAGE_BYTES, data), (features.LABEL_NAME, class_name.encode()),
                        (features.RELATIVE_PATH, relative_path.encode()),
@@ -76,36 +83,34 @@ def image_example(relative_path: str, class_name: str, label: int, data: bytes, 
     for key, value in ((features.LABEL, label), (features.HEIGHT, info.height),
                        (features.WIDTH, info.width), (features.CHANNELS, info.channels)):
         feature[key].int64_list.value.append(value)
+    for key, value in measures.features().items():
+        feature[key].float_list.value.append(value)
     return example
-
-
-def fixed_roles(shares: dict[str, Shares]) -> dict[str, str]:
-    """{input: its one role} for the inputs that have a single role (the user's split
-    folders): their images need no duplicate groups to know their split."""
-    return {name: input_shares[0][0] for name, input_shares in shares.items()
-            if len(input_shares) == 1}
 
 
 def _example_bytes(record: Ingested, data: bytes, label_ids: dict[str, int]) -> bytes:
     """The serialized Example of an image's bytes, upright."""
     data, info = upright(data, record.info)
     return image_example(record.item.id, record.item.class_name,
-                         label_ids[record.item.class_name], data, info).SerializeToString()
+                         label_ids[record.item.class_name], data, info,
+                         record.measures).SerializeToString()
 
 
 class _ChunkAheadDoFn(beam.DoFn):
     """A DoFn over chunks whose per-item work (file reads and decodes, which release the GIL)
-    runs in a small thread pool, one chunk ahead: a chunk's work is submitted when it
-    arrives and its outputs are yielded when the next chunk arrives (or the bundle ends).
-    So the pool works on one chunk while this thread writes the chunk before and Beam runs
-    the steps after it; taking chunk by chunk, the pool idled through all of that.
+    runs in a small thread pool, CHUNKS_AHEAD chunks ahead: a chunk's work is submitted
+    when it arrives and its outputs are yielded once that many newer chunks are in the
+    pool (or the bundle ends). So the pool always has a chunk queued while this thread
+    writes the chunk before and Beam runs the steps after it (one chunk ahead, the pool
+    still idled about a sixth of the time, waiting for this thread; BENCHMARKS.md).
 
     Subclasses give _work (in the pool, one item) and _outputs (in this thread, one chunk);
     both read the images of input_base through the options' source.
     """
 
+    CHUNKS_AHEAD = 2
     _pool: ThreadPoolExecutor | None = None
-    _in_flight: tuple | None = None  # (chunk, futures of its work, side inputs)
+    _in_flight: collections.deque | None = None  # (chunk, futures of its work, side inputs)
 
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
         self._input_base = input_base
@@ -114,7 +119,8 @@ class _ChunkAheadDoFn(beam.DoFn):
         self._source: sources.Source | None = None
 
     def setup(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=min(4, os.cpu_count() or 1))
+        self._pool = ThreadPoolExecutor(max_workers=self._options.read_threads or min(
+            4, os.cpu_count() or 1))
         self._source = sources.source(self._options.data_format)
 
     def teardown(self) -> None:
@@ -128,25 +134,23 @@ class _ChunkAheadDoFn(beam.DoFn):
         raise NotImplementedError
 
     def start_bundle(self) -> None:
-        self._in_flight = None
+        self._in_flight = collections.deque()
 
     def process(self, chunk: list, *side_inputs):
-        submitted = (chunk, [self._pool.submit(self._work, item) for item in chunk],
-                     side_inputs)
-        previous, self._in_flight = self._in_flight, submitted
-        if previous is not None:
-            yield from self._finish(previous)
+        self._in_flight.append(
+            (chunk, [self._pool.submit(self._work, item) for item in chunk], side_inputs))
+        while len(self._in_flight) > self.CHUNKS_AHEAD:
+            yield from self._finish(self._in_flight.popleft())
 
     def finish_bundle(self):
-        previous, self._in_flight = self._in_flight, None
-        if previous is None:
-            return
-        for output in self._finish(previous):  # finish_bundle yields windowed values
-            if isinstance(output, beam.pvalue.TaggedOutput):
-                yield beam.pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(
-                    output.value))
-            else:
-                yield GlobalWindows.windowed_value(output)
+        while self._in_flight:
+            for output in self._finish(self._in_flight.popleft()):
+                # finish_bundle yields windowed values
+                if isinstance(output, beam.pvalue.TaggedOutput):
+                    yield beam.pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(
+                        output.value))
+                else:
+                    yield GlobalWindows.windowed_value(output)
 
     def _finish(self, in_flight: tuple):
         chunk, futures, side_inputs = in_flight
@@ -174,30 +178,35 @@ class _ReadAndFingerprint(_ChunkAheadDoFn):
         """The image ingested, and its serialized Example when its role is fixed."""
         index, item, input_name = entry
         result = ingest(self._source, self._input_base, index, item, input_name,
-                        self._options.image_shape, self._options.max_pixels)
+                        self._options.image_shape, self._options.max_pixels,
+                        self._options.model_side)
         if isinstance(result, Quarantined) or input_name not in self._fixed_roles:
             return result, None
         return result, _example_bytes(result.record, result.data, self._label_ids)
 
     def _outputs(self, chunk, results):
-        records, signatures, roles = [], [], []
+        records, signatures, roles, flagged = [], [], [], []
         for result, example in results:
             if isinstance(result, Quarantined):
                 self._quarantined.inc()
                 yield beam.pvalue.TaggedOutput(_QUARANTINE, result.to_json())
                 continue
             signatures.append((result.member, result.thumbnail))
+            if result.record.measures.issues:
+                flagged.append((result.record.item.id, result.record.measures.issues))
             if example is None:
                 records.append(result.record)
                 continue
-            roles.append(self._fixed_roles[result.record.input])
-            yield beam.pvalue.TaggedOutput(_first_pass(roles[-1]), example)
+            roles.append((self._fixed_roles[result.record.input], result.record.item.class_name))
+            yield beam.pvalue.TaggedOutput(_first_pass(roles[-1][0]), example)
         self._read.inc(len(signatures))
         _count_examples(roles)
         if records:
             yield records
         if signatures:
             yield beam.pvalue.TaggedOutput(_SIGNATURES, signatures)
+        if flagged:  # one element per chunk: a greyscale data set flags every image
+            yield beam.pvalue.TaggedOutput(_IMAGE_ISSUES, flagged)
 
 
 class _WriteExamples(_ChunkAheadDoFn):
@@ -217,7 +226,8 @@ class _WriteExamples(_ChunkAheadDoFn):
         roles = [duplicates.role_of(self._shares[record.input],
                                     group_keys.get(record.index, record.sha256))
                  for record in records]
-        _count_examples(roles)
+        _count_examples(list(zip(roles, (record.item.class_name for record in records),
+                                 strict=True)))
         for role, example in zip(roles, examples, strict=True):
             yield beam.pvalue.TaggedOutput(role, example)
 
@@ -227,72 +237,69 @@ def _write_json(value: Any, path: str) -> None:
 
 
 class Executor(base_example_gen_executor.BaseExampleGenExecutor):
-    """Lists the images, ingests them with Beam, then writes the vocabulary and the reports."""
+    """Plans the ingestion, runs it in one Beam pipeline, then writes the vocabulary and the
+    reports and raises the verdicts (empty splits, leakage)."""
 
     def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
         examples = artifact_utils.get_single_instance(
-            output_dict[standard_component_specs.EXAMPLES_KEY]
-        )
-        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+            output_dict[standard_component_specs.EXAMPLES_KEY])
         options = IngestOptions.from_json(exec_properties.get(INGEST_OPTIONS_KEY))
-        source = sources.source(options.data_format)
         input_config = example_gen_pb2.Input()
         proto_utils.json_to_proto(
-            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
-        )
-        shares = options.shares_by_input()
-        missing = [split.name for split in input_config.splits if split.name not in shares]
-        if missing:
-            raise ValueError(f"ingest options give no roles for the input(s) {missing}")
-        listings = {split.name: source.list_split(input_base, split.pattern)
-                    for split in input_config.splits}
-        class_names = list(options.class_names) or sources.sort_class_names(
-            item.class_name for listing in listings.values() for item in listing.items
-        )
-        if len(class_names) < 2:
-            raise EmptyDataError(
-                f"{input_base}: found {len(class_names)} class folder(s) with images "
-                f"({', '.join(class_names) or 'none'}); a classifier needs at least 2"
-            )
-        label_ids = {name: i for i, name in enumerate(class_names)}
-        entries = []
-        for name, listing in listings.items():
-            unknown = sorted({item.class_name for item in listing.items} - set(label_ids))
-            if unknown:
-                raise EmptyDataError(f"class(es) {', '.join(unknown)} are not in the label "
-                                     f"vocabulary {class_names}")
-            entries += [(len(entries) + i, item, name) for i, item in enumerate(listing.items)]
-        roles = [role for role in ROLES if any(role == r for s in shares.values() for r, _ in s)]
-        first_pass_roles = sorted(set(fixed_roles(shares).values()), key=roles.index)
-        second_pass_roles = [role for role in roles if any(
-            len(s) > 1 and role in dict(s) for s in shares.values())]
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config)
+        resolve_spans_here(exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                           input_config, examples)
+        plan = plan_ingestion(exec_properties[standard_component_specs.INPUT_BASE_KEY],
+                              [(split.name, split.pattern) for split in input_config.splits],
+                              options)
+        examples.split_names = artifact_utils.encode_split_names(plan.roles)
         parts_dir = os.path.join(examples.uri, _PARTS_DIR)
         tf.io.gfile.makedirs(parts_dir)  # the reports go there even when no image is readable
-        examples.split_names = artifact_utils.encode_split_names(roles)
-        output_examples = output_dict[standard_component_specs.EXAMPLES_KEY]
+        class_counts = self._ingest(plan, options, parts_dir,
+                                    output_dict[standard_component_specs.EXAMPLES_KEY])
+        split_counts = {role: sum(counts.values()) for role, counts in class_counts.items()}
+        quarantined, found, flagged = _read_parts(parts_dir)
+        issues = image_issues.collect(flagged, sum(split_counts.values()))
+        leakage = write_reports(examples, plan, class_counts, quarantined, found, issues,
+                                options)
+        raise_verdicts(plan, split_counts, len(quarantined), leakage, options,
+                       os.path.join(examples.uri, features.LEAKAGE_REPORT_FILE))
 
+    def _ingest(self, plan: IngestPlan, options: IngestOptions, parts_dir: str,
+                output_examples) -> dict[str, dict[str, int]]:
+        """Runs the Beam pipeline that reads, validates, fingerprints, searches and writes
+        (the module doc's three steps); returns the Examples written per split and class."""
+        label_ids, input_base = plan.label_ids, plan.input_base
         pipeline = self._make_beam_pipeline()
         read = (
             pipeline
             # Create reshuffles its elements, so the chunks spread over workers.
-            | "ListFiles" >> beam.Create(_chunks(entries))
+            | "ListFiles" >> beam.Create(_chunks(plan.entries))
             | "ReadAndFingerprint" >> beam.ParDo(_ReadAndFingerprint(input_base, label_ids, options))
-            .with_outputs(_QUARANTINE, _SIGNATURES, *map(_first_pass, first_pass_roles),
+            .with_outputs(_QUARANTINE, _SIGNATURES, _IMAGE_ISSUES,
+                          *map(_first_pass, plan.first_pass_roles),
                           main="records")
         )
-        for role in first_pass_roles:
+        for role in plan.first_pass_roles:
             _ = read[_first_pass(role)] | f"WriteSplitFirstPass[{role}]" >> WriteExamplesSplit(
                 artifact_utils.get_split_uri(output_examples, role), FIRST_PASS_FILE_NAME)
-        signature_files = read[_SIGNATURES] | "WriteSignatures" >> beam.ParDo(
-            WritePartFiles(os.path.join(parts_dir, _SIGNATURES)))
-        found = read[_SIGNATURES] | "FindDuplicates" >> FindDuplicates(signature_files, shares)
-        # The duplicate report and the (few) quarantine entries, written once both are known.
+        if options.duplicate_search:
+            signature_files = read[_SIGNATURES] | "WriteSignatures" >> beam.ParDo(
+                WritePartFiles(os.path.join(parts_dir, _SIGNATURES)))
+            found = read[_SIGNATURES] | "FindDuplicates" >> FindDuplicates(signature_files,
+                                                                           plan.shares)
+        else:  # (the benchmarks' switch) no groups: every image splits by its own hash
+            found = pipeline | "NoSearch" >> beam.Create([duplicates.analyse([], [], {})])
+        # The duplicate report, the (few) quarantine entries and the flagged images, written
+        # once all are known.
         _ = found | "WriteReports" >> beam.Map(
-            lambda result, quarantined: _write_json(
-                {"duplicates": result[1], _QUARANTINE: quarantined},
+            lambda result, quarantined, flagged: _write_json(
+                {"duplicates": result[1], _QUARANTINE: quarantined,
+                 _IMAGE_ISSUES: [pair for chunk in flagged for pair in chunk]},
                 os.path.join(parts_dir, _REPORTS_PART)),
-            quarantined=beam.pvalue.AsList(read[_QUARANTINE]))
-        if second_pass_roles:
+            quarantined=beam.pvalue.AsList(read[_QUARANTINE]),
+            flagged=beam.pvalue.AsList(read[_IMAGE_ISSUES]))
+        if plan.second_pass_roles:
             # The records wait for the groups on disk, not in the runner's memory (which
             # holds what passes between stages, about three copies when it is read back).
             written = (
@@ -303,66 +310,105 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 | "ReadRecords" >> beam.FlatMap(read_part_file)
             ) | "ToExamples" >> beam.ParDo(
                 _WriteExamples(input_base, label_ids, options), beam.pvalue.AsSingleton(found)
-            ).with_outputs(*second_pass_roles)
-            for role in second_pass_roles:
+            ).with_outputs(*plan.second_pass_roles)
+            for role in plan.second_pass_roles:
                 _ = written[role] | f"WriteSplit[{role}]" >> WriteExamplesSplit(
                     artifact_utils.get_split_uri(output_examples, role))
         result = pipeline.run()
         result.wait_until_finish()
-        split_counts = {role: _counter(result, _examples_counter(role)) for role in roles}
-        examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
-        examples_utils.set_file_format(
-            examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
-
-        quarantined, found_duplicates = _read_parts(parts_dir)
-        ignored = [entry for listing in listings.values() for entry in listing.ignored]
-        report = {
-            "input_base": input_base,
-            "class_names": class_names,
-            "examples_per_split": split_counts,
-            "quarantined_count": len(quarantined),
-            "ignored_count": len(ignored),
-            "quarantined": sorted(quarantined, key=lambda e: e["path"]),
-            "ignored": ignored,
-        }
-        write_text(os.path.join(examples.uri, features.QUARANTINE_REPORT_FILE),
-                   json.dumps(report, indent=2))
-        leakage = duplicates.leakage(found_duplicates, split_counts)
-        leakage["max_leakage"] = options.max_leakage
-        found_duplicates = {"leakage": leakage, **found_duplicates}
-        leakage_path = os.path.join(examples.uri, features.LEAKAGE_REPORT_FILE)
-        write_text(leakage_path, json.dumps(found_duplicates, indent=2))
-        label_vocabulary.write(os.path.join(examples.uri, label_vocabulary.FILE_NAME), class_names)
-        examples.set_string_custom_property(features.CLASS_NAMES_PROPERTY, json.dumps(class_names))
-        examples.set_string_custom_property(features.EXAMPLES_PER_SPLIT_PROPERTY,
-                                            json.dumps(split_counts))
-        examples.set_int_custom_property(features.QUARANTINED_PROPERTY, len(quarantined))
-        examples.set_int_custom_property(features.IGNORED_PROPERTY, len(ignored))
-        examples.set_string_custom_property(features.DUPLICATES_PROPERTY, json.dumps({
-            "groups": found_duplicates["groups"],
-            "images_in_groups": found_duplicates["images_in_groups"],
-            "exact_copies": found_duplicates["exact_copies"],
-            "label_conflicts": found_duplicates["label_conflict_count"],
-            "leakage": leakage}))
-        empty = [name for name, count in split_counts.items() if count == 0]
-        if empty:
-            readable = sum(split_counts.values())
-            hint = ("" if not readable else f"; {readable} readable image(s) left it empty: give "
-                    "it a larger share (--split-ratio, e.g. 60/20/20) or a folder of its own")
-            raise EmptyDataError(
-                f"{input_base}: no readable images in split(s) {', '.join(empty)} "
-                f"({len(quarantined)} file(s) quarantined, see "
-                f"{features.QUARANTINE_REPORT_FILE}){hint}")
-        if leakage["fraction"] > options.max_leakage:
-            raise LeakageError(
-                f"{leakage['with_near_copy_in_training']} of {leakage['evaluated']} validation "
-                f"and test images ({leakage['fraction']:.1%}) have a near-copy in training, above "
-                f"--max-leakage {options.max_leakage:g}: the verdict would be optimistic (pairs "
-                f"in {leakage_path})")
+        return _class_counts(result, plan)
 
     def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
         """Unused: Do builds the Beam pipeline itself (two passes, see the module doc)."""
         raise NotImplementedError("ImageExampleGen's Do builds its own Beam pipeline")
+
+
+def resolve_spans_here(input_base: str, input_config: example_gen_pb2.Input, examples) -> None:
+    """Resolves {SPAN}/{VERSION} patterns left in the input config to the newest span, and
+    records span and version on the Examples, as TFX's driver does before the executor.
+
+    The local runner's driver and Vertex's preCacheCheck hook resolve them first; open-source
+    KFP runs no hook, so the executor gets the patterns as compiled and does it itself.
+    """
+    if not any(tag in split.pattern for split in input_config.splits for tag in SPAN_TAGS):
+        return
+    _, span, version = example_gen_utils.calculate_splits_fingerprint_span_and_version(
+        input_base, input_config.splits)
+    examples.set_int_custom_property(example_gen_utils.SPAN_PROPERTY_NAME, span)
+    if version is not None:
+        examples.set_int_custom_property(example_gen_utils.VERSION_PROPERTY_NAME, version)
+
+
+def write_reports(examples, plan: IngestPlan, class_counts: dict[str, dict[str, int]],
+                  quarantined: list[dict], found: dict, issues: image_issues.ImageIssues,
+                  options: IngestOptions) -> dict:
+    """Writes the vocabulary, quarantine_report.json, leakage_report.json and
+    image_issues.json into the Examples artifact and sets its properties; returns the
+    leakage figures.
+
+    class_counts: {split: {class: Examples}}, which the Trainer's class weights and the
+    summary's imbalance ratio read back."""
+    split_counts = {role: sum(counts.values()) for role, counts in class_counts.items()}
+    examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
+    examples_utils.set_file_format(
+        examples, write_split.to_file_format_str(example_gen_pb2.FORMAT_TFRECORDS_GZIP))
+    report = {
+        "input_base": plan.input_base,
+        "class_names": plan.class_names,
+        "examples_per_split": split_counts,
+        features.CLASS_COUNTS_PROPERTY: class_counts,
+        "quarantined_count": len(quarantined),
+        "ignored_count": len(plan.ignored),
+        "quarantined": sorted(quarantined, key=lambda e: e["path"]),
+        "ignored": plan.ignored,
+    }
+    write_text(os.path.join(examples.uri, features.QUARANTINE_REPORT_FILE),
+               json.dumps(report, indent=2))
+    leakage = duplicates.leakage(found, split_counts)
+    leakage["max_leakage"] = options.max_leakage
+    write_text(os.path.join(examples.uri, features.LEAKAGE_REPORT_FILE),
+               json.dumps({"leakage": leakage, **found}, indent=2))
+    write_text(os.path.join(examples.uri, features.IMAGE_ISSUES_FILE),
+               json.dumps({"greyscale_data_set": issues.greyscale_data_set,
+                           "image_issues": issues.to_json()}, indent=2))
+    examples.set_string_custom_property(features.IMAGE_ISSUES_PROPERTY,
+                                        json.dumps(issues.counts()))
+    label_vocabulary.write(os.path.join(examples.uri, label_vocabulary.FILE_NAME),
+                           plan.class_names)
+    examples.set_string_custom_property(features.CLASS_NAMES_PROPERTY,
+                                        json.dumps(plan.class_names))
+    examples.set_string_custom_property(features.EXAMPLES_PER_SPLIT_PROPERTY,
+                                        json.dumps(split_counts))
+    examples.set_string_custom_property(features.CLASS_COUNTS_PROPERTY, json.dumps(class_counts))
+    examples.set_int_custom_property(features.QUARANTINED_PROPERTY, len(quarantined))
+    examples.set_int_custom_property(features.IGNORED_PROPERTY, len(plan.ignored))
+    examples.set_string_custom_property(features.DUPLICATES_PROPERTY, json.dumps({
+        "groups": found["groups"],
+        "images_in_groups": found["images_in_groups"],
+        "exact_copies": found["exact_copies"],
+        "label_conflicts": found["label_conflict_count"],
+        "leakage": leakage}))
+    return leakage
+
+
+def raise_verdicts(plan: IngestPlan, split_counts: dict[str, int], quarantined: int,
+                   leakage: dict, options: IngestOptions, leakage_path: str) -> None:
+    """EmptyDataError when a split is empty, LeakageError above --max-leakage; else nothing."""
+    empty = [name for name, count in split_counts.items() if count == 0]
+    if empty:
+        readable = sum(split_counts.values())
+        hint = ("" if not readable else f"; {readable} readable image(s) left it empty: give "
+                "it a larger share (--split-ratio, e.g. 60/20/20) or a folder of its own")
+        raise EmptyDataError(
+            f"{plan.input_base}: no readable images in split(s) {', '.join(empty)} "
+            f"({quarantined} file(s) quarantined, see "
+            f"{features.QUARANTINE_REPORT_FILE}){hint}")
+    if leakage["fraction"] > options.max_leakage:
+        raise LeakageError(
+            f"{leakage['with_near_copy_in_training']} of {leakage['evaluated']} validation "
+            f"and test images ({leakage['fraction']:.1%}) have a near-copy in training, above "
+            f"--max-leakage {options.max_leakage:g}: the verdict would be optimistic (pairs "
+            f"in {leakage_path})")
 
 
 def _chunks(entries: list[tuple]) -> list[list[tuple]]:
@@ -387,30 +433,38 @@ def _first_pass(role: str) -> str:
     return f"first_pass_{role}"
 
 
-def _examples_counter(role: str) -> str:
-    return f"examples_{role}"
+_COUNTERS = "visionpipe"
+_CLASS_COUNTER = "examples/{role}/{label}"  # a split's Examples of one class
 
 
-def _count_examples(roles: list[str]) -> None:
-    """Counts a chunk's Examples per role (one counter update per role, not per image)."""
-    for role, count in collections.Counter(roles).items():
-        beam.metrics.Metrics.counter("visionpipe", _examples_counter(role)).inc(count)
+def _count_examples(written: list[tuple[str, str]]) -> None:
+    """Counts a chunk's Examples per (role, class name): one counter update per pair, not
+    per image."""
+    for (role, label), count in collections.Counter(written).items():
+        beam.metrics.Metrics.counter(_COUNTERS, _CLASS_COUNTER.format(role=role, label=label)
+                                     ).inc(count)
 
 
-def _counter(result, name: str) -> int:
-    """A Beam counter's committed value (0 when nothing incremented it)."""
-    query = result.metrics().query(beam.metrics.MetricsFilter().with_name(name))
-    return int(sum(counter.committed for counter in query["counters"]))
+def _class_counts(result, plan: IngestPlan) -> dict[str, dict[str, int]]:
+    """{split: {class: Examples written}} from the committed counters (0 where none)."""
+    found = {role: dict.fromkeys(plan.class_names, 0) for role in plan.roles}
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(_COUNTERS))
+    for counter in query["counters"]:
+        kind, _, rest = counter.key.metric.name.partition("/")
+        role, _, label = rest.partition("/")
+        if kind == "examples" and role in found and label in found[role]:
+            found[role][label] += int(counter.committed)
+    return found
 
 
-def _read_parts(parts_dir: str) -> tuple[list[dict], dict]:
-    """What the Beam pipeline left in parts_dir (quarantine entries, the duplicate report);
-    the folder is removed."""
+def _read_parts(parts_dir: str) -> tuple[list[dict], dict, list[tuple[str, list[str]]]]:
+    """What the Beam pipeline left in parts_dir (quarantine entries, the duplicate report,
+    the flagged images); the folder is removed."""
     path = os.path.join(parts_dir, _REPORTS_PART)
-    found = {"duplicates": duplicates.analyse([], [], {})[1], _QUARANTINE: []}
+    found = {"duplicates": duplicates.analyse([], [], {})[1], _QUARANTINE: [], _IMAGE_ISSUES: []}
     if tf.io.gfile.exists(path):
         with tf.io.gfile.GFile(path) as f:
             found = json.load(f)
     if tf.io.gfile.exists(parts_dir):
         tf.io.gfile.rmtree(parts_dir)
-    return found[_QUARANTINE], found["duplicates"]
+    return found[_QUARANTINE], found["duplicates"], found[_IMAGE_ISSUES]

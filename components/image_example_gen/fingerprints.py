@@ -8,14 +8,12 @@
 Computed from the validation decode (a JPEG's at a reduced scale): no second decode.
 
 The pHash is imagehash.phash's algorithm, written here with OpenCV and a precomputed DCT
-basis: imagehash (PIL's Lanczos resize, SciPy's DCT) costs about 140 us per photo, a
-fifth of the photo's validation decode, and the ExampleGen's throughput budget for
-fingerprinting is 10 %. One area resize of the upright picture to 32 x 32 RGB feeds both
-hashes: its grey is the pHash's picture, its 2 x 2 means the thumbnail (three OpenCV
-resizes and conversions of the decoded picture before; among the ExampleGen's pool of
-decodes that saved about 90 us of CPU a photo: 1,844 -> 1,757 us for decode and
-fingerprint, 2,000 photos, 4 threads, best of 6). It agrees with imagehash within a few
-of the 64 bits (tests/test_duplicates.py checks the agreement).
+basis: imagehash (PIL's Lanczos resize, SciPy's DCT) costs a large share of a photo's
+validation decode, and the fingerprint rides on the ExampleGen's hot path. One area resize
+of the upright picture to 32 x 32 RGB feeds both hashes: its grey is the pHash's picture,
+its 2 x 2 means the thumbnail (one pass over the decoded pixels instead of three). It
+agrees with imagehash within a few of the 64 bits (tests/test_duplicates.py checks the
+agreement); its cost is in BENCHMARKS.md ("The duplicate search's cost in time").
 """
 
 from __future__ import annotations
@@ -27,14 +25,11 @@ import cv2
 import numpy as np
 
 # OpenCV on one thread. Callers already fingerprint many images at once (a pool thread
-# each), and the pictures are tiny (a JPEG's reduced-scale decode, about 60 x 50): OpenCV's
-# own pool split each resize across the cores, and its workers then spun between calls,
-# taking CPU from the decodes beside them. Measured, the ExampleGen on 3,000 photos in
-# train/ + validation/ folders, 4 interleaved runs each: 9.3 CPU-seconds and 6.4 s a run
-# with OpenCV's threads, 8.5 and 5.8 s on one (10,000 photos: 22.6 and 21.7 CPU-seconds).
-# The count is the process's: under the local runner the Trainer's augmentation (one
-# warpAffine per image) runs on one thread too, measured as fast either way (batches of 32
-# pictures of 150 and 224 pixels).
+# each), and the pictures are tiny (a JPEG's reduced-scale decode): OpenCV's own pool split
+# each resize across the cores, and its workers then spun between calls, taking CPU from
+# the decodes beside them. The count is the process's: under the local runner the
+# Trainer's augmentation (one warpAffine per image) runs on one thread too, which measured
+# as fast either way.
 cv2.setNumThreads(1)
 
 HASH_SIDE = 32  # the picture both hashes come from: its grey for the DCT, its 2 x 2 means
@@ -80,10 +75,19 @@ def perceptual_hash(small: np.ndarray) -> int:
     return int.from_bytes(np.packbits(low > middle).tobytes(), "big")
 
 
-def fingerprint(data: bytes, pixels: np.ndarray, orientation: int = 1) -> Fingerprint:
-    """The fingerprint of encoded bytes whose validation decode gave pixels."""
-    small = cv2.resize(upright_rgb(pixels, orientation), (HASH_SIDE, HASH_SIDE),
-                       interpolation=cv2.INTER_AREA)
+def hash_picture(rgb: np.ndarray) -> np.ndarray:
+    """The HASH_SIDE x HASH_SIDE RGB picture of an upright RGB picture (INTER_AREA): what the
+    hashes, and the image measures (image_measures.py), are computed from."""
+    return cv2.resize(rgb, (HASH_SIDE, HASH_SIDE), interpolation=cv2.INTER_AREA)
+
+
+def fingerprint_of(data: bytes, small: np.ndarray) -> Fingerprint:
+    """The fingerprint of encoded bytes whose hash picture (hash_picture) is small."""
     thumbnail = cv2.resize(small, (THUMBNAIL_SIDE, THUMBNAIL_SIDE), interpolation=cv2.INTER_AREA)
     return Fingerprint(hashlib.sha256(data).hexdigest(), perceptual_hash(small),
                        thumbnail.tobytes())
+
+
+def fingerprint(data: bytes, pixels: np.ndarray, orientation: int = 1) -> Fingerprint:
+    """The fingerprint of encoded bytes whose validation decode gave pixels."""
+    return fingerprint_of(data, hash_picture(upright_rgb(pixels, orientation)))

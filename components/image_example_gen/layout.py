@@ -18,6 +18,7 @@ WHOLE_TREE = "."  # the split pattern that means "the whole input base is one in
 TRAIN, VALIDATION, TEST = "train", "validation", "test"
 ROLES = (TRAIN, VALIDATION, TEST)
 DEFAULT_SPLIT_RATIO = (80, 10, 10)  # percent for train / validation / test when hash-split
+SPAN_TAGS = ("{SPAN}", "{VERSION}", "{YYYY}", "{MM}", "{DD}")  # TFX's span and version patterns
 
 
 class DataError(ValueError):
@@ -67,6 +68,30 @@ class DataLayout:
     def user_split(self) -> bool:
         """True when the user's own split folders or files (not only the hash) set the roles."""
         return any(not split.hashed for split in self.inputs)
+
+
+def latest_span_folder(base: str, pattern: str) -> str:
+    """The folder a span/version pattern names for the newest span (and version), as TFX's
+    driver picks it; the pattern itself when it has no tag."""
+    if not any(tag in pattern for tag in SPAN_TAGS):
+        return pattern
+    from tfx.components.example_gen import utils  # TFX: only where spans are resolved
+    from tfx.proto import example_gen_pb2
+
+    split = example_gen_pb2.Input.Split(name="all", pattern=pattern)
+    try:
+        utils.calculate_splits_fingerprint_span_and_version(base, [split])
+    except ValueError as error:
+        raise DataError(f"{base}/{pattern}: {error}") from None
+    return split.pattern
+
+
+def newest_span(layout: DataLayout) -> tuple[InputSplit, ...]:
+    """The layout's inputs with their span patterns resolved to the newest span (what a run
+    started now reads)."""
+    return tuple(dataclasses.replace(split, pattern=latest_span_folder(layout.input_base,
+                                                                       split.pattern))
+                 for split in layout.inputs)
 
 
 def hash_split(name: str, pattern: str, ratio: tuple[int, int, int]) -> InputSplit:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 
+from components.common.settings import setting
 from components.image_example_gen.layout import DEFAULT_SPLIT_RATIO, parse_split_ratio
 from components.image_example_gen.sources import DEFAULT_FORMAT, FORMATS
-from components.settings import setting
 
 DEFAULT_MAX_PIXELS = 50_000_000  # 50 megapixels: far above any training photo, far below a bomb
 # Above 10 % of the validation and test images with a near-copy in training, a verdict can
@@ -58,6 +58,11 @@ class IngestOptions:
         group=DATA, type=float, metavar="FRACTION")
     class_names: tuple[str, ...] = ()  # empty: the classes found in the data
     inputs: tuple[tuple[str, Shares], ...] = ()  # each input's roles, from the data's layout
+    model_side: int = 0  # the model's input short side: what is tiny (image_measures.py)
+    # Internal switches, for the benchmarks (bench/ingest_benchmarks.py): the threads each
+    # Beam worker reads and decodes with (0: up to 4, one per core) and the duplicate search.
+    read_threads: int = 0
+    duplicate_search: bool = True
 
     def __post_init__(self) -> None:
         if self.data_format not in FORMATS:
@@ -65,6 +70,11 @@ class IngestOptions:
                              f"got {self.data_format!r}")
         if not 0.0 <= self.max_leakage <= 1.0:
             raise ValueError(f"--max-leakage must be between 0 and 1, got {self.max_leakage}")
+
+    def with_inputs(self, inputs) -> IngestOptions:
+        """The options carrying each input's roles (layout.InputSplit: the data's layout)."""
+        return dataclasses.replace(self, inputs=tuple((split.name, split.shares)
+                                                      for split in inputs))
 
     def shares_by_input(self) -> dict[str, Shares]:
         """{input name: ((role, weight), ...)}."""

@@ -2,7 +2,7 @@
 
 Written by hand rather than with Beam's WriteToTFRecord and ReadAllFromTFRecord: those are
 made for outputs that outlive the run, and each adds its own small stages (a temp folder,
-pre-finalize, finalize and rename; a reshard to read back), about a third of the fixed
+pre-finalize, finalize and rename; a reshard to read back), a good part of the fixed
 cost the duplicate search added to a run (BENCHMARKS.md). These files live only until the
 run ends, so a plain file per bundle is enough:
 

@@ -15,9 +15,10 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image, ImageOps
 
+from components.common.tf_errors import first_line
+from components.image_example_gen import jpeg_header
 from components.image_example_gen.options import DEFAULT_MAX_PIXELS
-from components.preprocessing import JPEG_SCALES
-from components.tf_errors import first_line
+from components.transform.preprocessing import JPEG_SCALES
 
 # PIL only reads headers here; the pixel cap below is ours, so turn off PIL's own
 # DecompressionBombError, which would otherwise fire before we can name the cap.
@@ -76,12 +77,8 @@ def decode_for_validation(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
     image_format = sniff_format(data)
     if image_format is None:
         raise InvalidImage("not an image: the file signature is not JPEG, PNG, GIF or BMP")
-    try:
-        with Image.open(io.BytesIO(data)) as header:  # reads the header only
-            width, height = header.size
-            orientation = header.getexif().get(EXIF_ORIENTATION, 1) if image_format == "jpeg" else 1
-    except Exception as error:  # noqa: BLE001 - any PIL failure means an unreadable header
-        raise InvalidImage(f"unreadable {image_format} header: {first_line(error)}") from None
+    width, height, orientation = (jpeg_header.read(data) if image_format == "jpeg" else None) \
+        or _header(data, image_format)
     if width <= 0 or height <= 0:
         raise InvalidImage(f"{image_format} declares an empty size {width}x{height}")
     if width * height > max_pixels:
@@ -105,6 +102,16 @@ def decode_for_validation(data: bytes, max_pixels: int = DEFAULT_MAX_PIXELS
         ) from None
     info = ImageInfo(image_format, height, width, int(pixels.shape[-1]), int(orientation or 1))
     return info, pixels.numpy()
+
+
+def _header(data: bytes, image_format: str) -> tuple[int, int, int]:
+    """(width, height, EXIF orientation) as PIL reads them; InvalidImage when it cannot."""
+    try:
+        with Image.open(io.BytesIO(data)) as header:  # reads the header only
+            orientation = header.getexif().get(EXIF_ORIENTATION, 1) if image_format == "jpeg" else 1
+            return header.size[0], header.size[1], orientation
+    except Exception as error:  # noqa: BLE001 - any PIL failure means an unreadable header
+        raise InvalidImage(f"unreadable {image_format} header: {first_line(error)}") from None
 
 
 def upright(data: bytes, info: ImageInfo) -> tuple[bytes, ImageInfo]:

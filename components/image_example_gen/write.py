@@ -2,9 +2,9 @@
 
 TFX 1.16 ExampleGens write FORMAT_TFRECORDS_GZIP only, and Beam's TFRecord sink
 compresses at zlib's default level. The payload here is already-compressed JPEG/PNG
-bytes: zlib gains about 2 % on them and costs more CPU than decoding them. So the
+bytes: zlib gains almost nothing on them and costs more CPU than decoding them. So the
 splits are written as gzip files of *stored* (level 0) deflate blocks: every gzip
-reader (tf.data, TFXIO, Beam) reads them unchanged, at a tenth of the write cost.
+reader (tf.data, TFXIO, Beam) reads them unchanged, at a fraction of the write cost.
 
 Written by hand because neither Beam nor TFX exposes the zlib level; the sink below
 is Beam's own TFRecord sink with only the file it opens swapped.

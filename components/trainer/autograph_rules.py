@@ -2,10 +2,10 @@
 
 AutoGraph leaves the packages on TensorFlow's do-not-convert list as written. `keras` is
 on that list; `tf_keras`, the Keras 2 we run (TF_USE_LEGACY_KERAS=1), is not, so the first
-`fit` of every process transpiles about 480 of tf_keras's training functions: about 25 s
-of every Trainer on 2 cores (measured side by side: BENCHMARKS.md, "The first fit of a
-process"). tf_keras is Keras 2's code under a new name, written to run
-unconverted as `keras` always did; code outside it (ours, the user's) is still converted.
+`fit` of every process transpiles hundreds of tf_keras's training functions, a large
+share of a short Trainer's time (BENCHMARKS.md, "A process's first `fit`"). tf_keras is
+Keras 2's code under a new name, written to run unconverted as `keras` always did; code
+outside it (ours, the user's) is still converted.
 
 Written by hand because TensorFlow has no public API for the list: this puts one rule in
 front of its private CONVERSION_RULES, and if that module ever moves, logs why and leaves

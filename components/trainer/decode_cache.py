@@ -24,16 +24,17 @@ import contextlib
 import dataclasses
 import math
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import psutil
 import tensorflow as tf
 
-AUTO = "auto"
+from components.trainer.cache_memory import parse_size
+
 SHARD_BYTES = 128 * 1024 * 1024  # a shard of about this size; between 8 and 256 shards
 MIN_SHARDS, MAX_SHARDS = 8, 1024
 INTERLEAVE = 8  # shards read at once
@@ -41,25 +42,11 @@ READ_BUFFER_BYTES = 4 * 1024 * 1024  # per shard being read
 READ_BATCH = 64  # records split into pixels and label at once
 SHARD_SUFFIX = ".pixels"
 SCRATCH_MARGIN = 1.05  # a little room above the pixels' own size
-_UNITS = {"": 1, "B": 1, "K": 1e3, "KB": 1e3, "M": 1e6, "MB": 1e6, "G": 1e9, "GB": 1e9,
-          "T": 1e12, "TB": 1e12, "KI": 1024, "KIB": 1024, "MI": 1024**2, "MIB": 1024**2,
-          "GI": 1024**3, "GIB": 1024**3}
 _LABEL_BYTES = 8
 
 
 class ScratchSpaceError(RuntimeError):
     """The scratch disk cannot hold the decode cache; the message names folder, need and room."""
-
-
-def parse_size(text: str) -> int | None:
-    """'2GB', '512MB', '300KB', '1.5G', '0' -> bytes; 'auto' -> None; ValueError otherwise."""
-    text = str(text).strip()
-    if text.lower() == AUTO:
-        return None
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([A-Za-z]*)", text)
-    if not match or match.group(2).upper() not in _UNITS:
-        raise ValueError(f"--cache-memory {text!r}: use a size such as 2GB, 512MB or 0, or auto")
-    return int(float(match.group(1)) * _UNITS[match.group(2).upper()])
 
 
 def _cgroup_room() -> int | None:
@@ -88,13 +75,22 @@ def available_memory() -> tuple[int, str]:
     return system, "this machine"
 
 
-def memory_budget(setting: str) -> tuple[int, str]:
-    """(bytes the decode cache may keep in memory, why): the setting, or half what is available."""
+class Budget(NamedTuple):
+    """The memory the decode cache may use: bytes, why (for the console), and whether it was
+    measured now (auto: half of what is available) rather than given."""
+
+    bytes: int
+    why: str
+    measured: bool
+
+
+def memory_budget(setting: str) -> Budget:
+    """The decode cache's memory budget: the --cache-memory size, or half what is available."""
     size = parse_size(setting)
     if size is not None:
-        return size, f"--cache-memory {setting}"
+        return Budget(size, f"--cache-memory {setting}", False)
     room, source = available_memory()
-    return room // 2, f"half of the {_gb(room)} available to {source}"
+    return Budget(room // 2, f"half of the {_gb(room)} available to {source}", True)
 
 
 def free_bytes(folder: str) -> int:
@@ -140,9 +136,9 @@ def plan(split_bytes: dict[str, int], setting: str, cache_dir: str | None = None
     The budget also pays for the disk path's own buffers (disk_path_memory, once: splits
     are written one after another) as soon as a split goes to disk, so a split after it
     stays in memory only if it fits what is left: the cache's memory is the budget's,
-    whatever the data size (measured: BENCHMARKS.md, "Trainer peak RSS vs images").
+    whatever the data size (BENCHMARKS.md, "The Trainer's peak memory as the data grows").
     """
-    budget, why = memory_budget(setting)
+    budget, why, _ = memory_budget(setting)
     left, folders, reasons, on_disk, reserved = budget, {}, [], 0, 0
     for split, size in split_bytes.items():
         if size <= left:

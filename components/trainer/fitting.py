@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import math
 import time
 from collections.abc import Callable, Iterator
 
@@ -24,7 +25,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from components.trainer import decode_cache, input_pipeline
+from components.trainer import decode_cache, input_pipeline, stopping
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import TrainerModule, trainer_module
 from components.trainer.models.classifier import compile_classifier
@@ -48,19 +49,45 @@ class EpochLogger(keras.callbacks.Callback):
         progress.info("%sepoch %d/%d %s", self._phase, epoch + 1, self._epochs, shown)
 
 
-def callbacks(config: TrainingConfig, log_dir: str, epochs: int,
-              phase: str = "") -> list[keras.callbacks.Callback]:
-    """Early stopping (best weights restored), the recipe's plateau schedule, TensorBoard, logs."""
-    found = [keras.callbacks.EarlyStopping(monitor="val_loss",
-                                           patience=config.early_stopping_patience,
-                                           restore_best_weights=True)]
+# The flag that sets each phase's epoch cap (named when a run ends at the cap).
+CAP_FLAGS = {"": "--epochs", "head ": "--head-epochs", "fine-tune ": "--fine-tune-epochs"}
+
+
+def callbacks(config: TrainingConfig, log_dir: str, epochs: int, stops: list[stopping.Stop],
+              phase: str = "", warmup: bool = True) -> list[keras.callbacks.Callback]:
+    """Early stopping (best weights restored; better means lower by more than the recipe's
+    min_delta) and why the phase stopped (into stops), the recipe's warm-up (when warmup)
+    and plateau schedule (counted from the warm-up's end), TensorBoard, progress lines."""
     chosen = recipe(config.recipe)
+    early = keras.callbacks.EarlyStopping(monitor="val_loss",
+                                          patience=config.early_stopping_patience,
+                                          min_delta=chosen.min_delta, restore_best_weights=True)
+    found = [early, stopping.StopRecorder(early, stops, phase, CAP_FLAGS.get(phase, "--epochs"))]
+    warmup_epochs = stopping.warmup_epochs(chosen.warmup_epochs, epochs) if warmup else 0
+    if warmup_epochs:
+        found.append(stopping.Warmup(warmup_epochs))
     if chosen.plateau_factor:
-        found.append(keras.callbacks.ReduceLROnPlateau(
-            monitor="val_loss", factor=chosen.plateau_factor, patience=chosen.plateau_patience,
-            min_lr=1e-6, verbose=0))
+        found.append(stopping.PlateauAfterWarmup(
+            math.ceil(warmup_epochs), monitor="val_loss", factor=chosen.plateau_factor,
+            patience=chosen.plateau_patience, min_lr=1e-6, verbose=0))
     return found + [keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
                     EpochLogger(epochs, phase)]
+
+
+def keras_class_weight(config: TrainingConfig) -> dict[int, float] | None:
+    """The resolved class weights as Keras's fit takes them ({class id: weight}), or None."""
+    return dict(enumerate(config.class_weights)) if config.class_weights else None
+
+
+def weighted_validation(batches: tf.data.Dataset, config: TrainingConfig) -> tf.data.Dataset:
+    """Validation batches of (images, labels), with each example weighted by its class when
+    class weights apply: the validation loss that early stopping and the phases' choice read
+    is then the loss training minimises, not one that favours the large classes again."""
+    if not config.class_weights:
+        return batches
+    weights = tf.constant(config.class_weights, tf.float32)
+    return batches.map(lambda images, labels: (images, labels, tf.gather(
+        weights, tf.reshape(tf.cast(labels, tf.int32), [-1]))))
 
 
 def uses_mixed_precision(setting: str) -> bool:
@@ -102,9 +129,8 @@ def _merge(first: History, second: History) -> History:
 def inference(model: keras.Model) -> Callable[[tf.Tensor], tf.Tensor]:
     """model(batch, training=False) as one traced graph for every batch size.
 
-    Worth one trace when the model runs over a whole split: about twice as fast as eager
-    batch calls on 2 cores (the MobileNetV2 0.35 features pass over 1,276 photos at 224 px:
-    23 s vs 44 s, BENCHMARKS.md, "Recipes").
+    Worth one trace when the model runs over a whole split: eager batch calls took about
+    twice as long on 2 cores.
     """
     signature = tf.TensorSpec([None, *model.input.shape[1:]], model.input.dtype)
     return tf.function(lambda batch: model(batch, training=False), input_signature=[signature])
@@ -129,8 +155,8 @@ def _budget_left(setting: str, *decoded: input_pipeline.DecodedImages) -> tuple[
     """The memory budget the features may use: what --cache-memory leaves after the decoded
     pixels kept in memory (an "auto" budget is measured now, with those pixels already
     taken)."""
-    budget, why = decode_cache.memory_budget(setting)
-    if decode_cache.parse_size(setting) is None:
+    budget, why, measured = decode_cache.memory_budget(setting)
+    if measured:  # auto: measured now, with the cached pixels already taken
         return budget, why
     held = sum(int(np.prod(d.evaluation.element_spec[0].shape)) * d.count
                for d in decoded if d.location == input_pipeline.MEMORY)
@@ -145,15 +171,18 @@ class _Features:
     train: tuple[np.ndarray, np.ndarray]  # (features, labels)
     evaluation: tuple[np.ndarray, np.ndarray]
 
-    def fit(self, config: TrainingConfig, log_dir: str, epochs: int, initial_epoch: int = 0,
-            phase: str = "") -> History:
+    def fit(self, config: TrainingConfig, log_dir: str, epochs: int,
+            stops: list[stopping.Stop], initial_epoch: int = 0, phase: str = "",
+            warmup: bool = True) -> History:
         features, labels = self.train
         shuffled = (tf.data.Dataset.from_tensor_slices((features, labels))
                     .shuffle(len(features), seed=config.seed, reshuffle_each_iteration=True)
                     .batch(config.batch_size))
         return self.reader.fit(shuffled, validation_data=self._validation(config),
                                epochs=epochs, initial_epoch=initial_epoch, verbose=0,
-                               callbacks=callbacks(config, log_dir, epochs, phase)).history
+                               class_weight=keras_class_weight(config),
+                               callbacks=callbacks(config, log_dir, epochs, stops, phase,
+                                                   warmup)).history
 
     def score(self, config: TrainingConfig) -> tuple[float, float]:
         """(accuracy, -loss) on the validation split: larger is better, accuracy first."""
@@ -161,7 +190,8 @@ class _Features:
         return float(accuracy), -float(loss)
 
     def _validation(self, config: TrainingConfig) -> tf.data.Dataset:
-        return tf.data.Dataset.from_tensor_slices(self.evaluation).batch(config.batch_size)
+        return weighted_validation(
+            tf.data.Dataset.from_tensor_slices(self.evaluation).batch(config.batch_size), config)
 
 
 def _features_once(split: tuple[keras.Model, keras.Model], train: Batches, evaluation: Batches,
@@ -196,22 +226,27 @@ def _through(model: keras.Model, features: tuple[np.ndarray, np.ndarray],
 
 
 def _end_to_end(model: keras.Model, train: Batches, evaluation: Batches, config: TrainingConfig,
-                log_dir: str, epochs: int, initial_epoch: int = 0, phase: str = "",
-                steps_per_epoch: int | None = None) -> History:
-    return model.fit(train.training, validation_data=evaluation.evaluation, epochs=epochs,
+                log_dir: str, epochs: int, stops: list[stopping.Stop], initial_epoch: int = 0,
+                phase: str = "", steps_per_epoch: int | None = None,
+                warmup: bool = True) -> History:
+    return model.fit(train.training, validation_data=weighted_validation(evaluation.evaluation,
+                                                                         config), epochs=epochs,
                      initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch, verbose=0,
-                     callbacks=callbacks(config, log_dir, epochs, phase)).history
+                     class_weight=keras_class_weight(config),
+                     callbacks=callbacks(config, log_dir, epochs, stops, phase,
+                                         warmup)).history
 
 
-def _validation_score(model: keras.Model, evaluation: Batches) -> tuple[float, float]:
+def _validation_score(model: keras.Model, evaluation: Batches,
+                      config: TrainingConfig) -> tuple[float, float]:
     """(accuracy, -loss) on the validation split: larger is better, accuracy first."""
-    loss, accuracy = model.evaluate(evaluation.evaluation, verbose=0)
+    loss, accuracy = model.evaluate(weighted_validation(evaluation.evaluation, config), verbose=0)
     return float(accuracy), -float(loss)
 
 
 def _phase_one_on_features(model: keras.Model, module: TrainerModule, config: TrainingConfig,
                            train: Batches, evaluation: Batches,
-                           tuning: bool) -> tuple[_Features | None, _Features | None]:
+                           phase_two: bool) -> tuple[_Features | None, _Features | None]:
     """(features phase one trains the head on, features phase two fine-tunes on), each None
     where it has to run end to end.
 
@@ -220,7 +255,7 @@ def _phase_one_on_features(model: keras.Model, module: TrainerModule, config: Tr
     below the layers it unfreezes; phase one's features are the frozen top's outputs on
     them. Otherwise phase one's features are the whole base's pooled outputs.
     """
-    if tuning and not config.augment and module.split_below_top is not None:
+    if phase_two and not config.augment and module.split_below_top is not None:
         split = module.split_below_top(model, config.fine_tune_layers)
         below = split and _features_once((split.front, split.back), train, evaluation, config,
                                          "phases one and two")
@@ -233,26 +268,32 @@ def _phase_one_on_features(model: keras.Model, module: TrainerModule, config: Tr
 
 
 def train(model: keras.Model, config: TrainingConfig, num_classes: int, train: Batches,
-          evaluation: Batches, log_dir: str, steps_per_epoch: int | None = None) -> History:
-    """Trains model in place as the resolved config's recipe says; returns the history."""
+          evaluation: Batches, log_dir: str, steps_per_epoch: int | None = None
+          ) -> tuple[History, list[stopping.Stop], str]:
+    """Trains model in place as the resolved config's recipe says; returns the history, how
+    each phase stopped and the phase whose weights were kept."""
     module = trainer_module(config.model)
-    tuning = module.fine_tune is not None and bool(config.fine_tune_epochs
+    phase_two = module.fine_tune is not None and bool(config.fine_tune_epochs
                                                    and config.fine_tune_layers)
+    stops: list[stopping.Stop] = []
     pooled = below = None
     if module.split_frozen is not None and recipe(config.recipe).bottleneck:
-        pooled, below = _phase_one_on_features(model, module, config, train, evaluation, tuning)
+        pooled, below = _phase_one_on_features(model, module, config, train, evaluation, phase_two)
     if pooled is not None:
         progress.info("phase one: training the head on the frozen base's features for up to "
                       "%d epochs", config.head_epochs)
         compile_classifier(pooled.reader, config, num_classes)
-        history = pooled.fit(config, log_dir, config.head_epochs, phase="head ")
+        history = pooled.fit(config, log_dir, config.head_epochs, stops, phase="head ")
+        first = "head "
     else:
-        history = _end_to_end(model, train, evaluation, config, log_dir, config.epochs,
+        history = _end_to_end(model, train, evaluation, config, log_dir, config.epochs, stops,
                               steps_per_epoch=steps_per_epoch)
-    if not tuning:
-        return history
+        first = ""
+    progress.info(stops[-1].line())
+    if not phase_two:
+        return history, stops, first
     # On features, the head scores phase one: what back computes, without tracing back twice.
-    phase_one = pooled.score(config) if below is not None else _validation_score(model, evaluation)
+    phase_one = pooled.score(config) if below is not None else _validation_score(model, evaluation, config)
     kept = [(variable, variable.numpy()) for variable in model.weights]
     done = len(history.get("loss", []))
     model = module.fine_tune(model, config, num_classes)
@@ -262,21 +303,22 @@ def train(model: keras.Model, config: TrainingConfig, num_classes: int, train: B
     if below is not None:
         compile_classifier(below.reader, config, num_classes,
                            learning_rate=config.fine_tune_learning_rate)
-        tuned = below.fit(config, log_dir, done + config.fine_tune_epochs, initial_epoch=done,
-                          phase="fine-tune ")
+        tuned = below.fit(config, log_dir, done + config.fine_tune_epochs, stops,
+                          initial_epoch=done, phase="fine-tune ", warmup=False)
         phase_two = below.score(config)
     else:
         tuned = _end_to_end(model, train, evaluation, config, log_dir,
-                            done + config.fine_tune_epochs, initial_epoch=done,
-                            phase="fine-tune ", steps_per_epoch=steps_per_epoch)
-        phase_two = _validation_score(model, evaluation)
+                            done + config.fine_tune_epochs, stops, initial_epoch=done,
+                            phase="fine-tune ", steps_per_epoch=steps_per_epoch, warmup=False)
+        phase_two = _validation_score(model, evaluation, config)
+    progress.info(stops[-1].line())
     history = _merge(history, tuned)
     if phase_two < phase_one:
         for variable, value in kept:
             variable.assign(value)
         progress.info("kept phase one: validation accuracy %.4f after fine-tuning vs %.4f "
                       "before", phase_two[0], phase_one[0])
-    else:
-        progress.info("kept phase two: validation accuracy %.4f (phase one %.4f)", phase_two[0],
-                      phase_one[0])
-    return history
+        return history, stops, first
+    progress.info("kept phase two: validation accuracy %.4f (phase one %.4f)", phase_two[0],
+                  phase_one[0])
+    return history, stops, "fine-tune "

@@ -1,6 +1,6 @@
 """Training hyper-parameters as they travel in the Trainer's custom_config.
 
-Each field with a flag is also a `visionpipe run` option (components/settings.py).
+Each field with a flag is also a `visionpipe run` option (components/common/settings.py).
 None means "the trainer module's own value" (its course setting); run_fn resolves those
 once, with models.resolve_defaults, before anything is built.
 """
@@ -11,13 +11,19 @@ import argparse
 import dataclasses
 from typing import Any
 
-from components.settings import from_dict, setting
+from components.common import class_balance
+from components.common.settings import from_dict, setting
+from components.trainer import catalog
+from components.trainer.cache_memory import parse_size
 from components.trainer.recipes import COURSE, DEFAULT, RECIPES
 
 TUNERS = ("random", "bayesian")  # `--tune` choices: KerasTuner's random search or Bayesian
-TUNABLE = ("learning_rate", "dropout", "batch_size")  # what the Tuner may set (see tuning.py)
+TUNED_BY_SEARCH = ("learning_rate", "dropout", "batch_size")  # what the Tuner may set (see tuning.py)
 TRAINING, AUGMENTATION, TRANSFER = "training", "augmentation (training images only, fresh every " \
     "epoch)", "transfer learning (--model transfer)"
+# The base's own settings: what --model transfer trains on, and the space the data review
+# (label issues, outliers, near-copies) looks in.
+PRETRAINED = "pretrained base (--model transfer, and the data review's features)"
 INPUT = "training input (the decoded pixels, cached once per run)"
 _BOOL = argparse.BooleanOptionalAction
 
@@ -28,19 +34,6 @@ def _by_recipe(text: str, attribute: str, unset: str = "none") -> str:
     values = ", ".join(f"{name} {unset if (value := getattr(found, attribute)) is None else value}"
                        for name, found in RECIPES.items())
     return f"{text} (default: the recipe's: {values})"
-
-
-def _trainer_modules() -> dict[str, str]:
-    """{name: description} of the registered trainer modules (read when the CLI is built)."""
-    from components.trainer.models import MODELS
-
-    return {name: module.description for name, module in MODELS.items()}
-
-
-def _transfer_bases() -> list[str]:
-    from components.trainer.models.transfer import BASES
-
-    return sorted(BASES)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,11 +65,13 @@ class Augmentation:
 class TrainingConfig:
     """What run_fn needs besides the data and the image size: the model and its hyper-parameters."""
 
-    model: str = setting("scratch", "--model", lambda: "trainer module: " + "; ".join(
-        f"{name}: {text}" for name, text in _trainer_modules().items()),
-        group=TRAINING, choices=lambda: sorted(_trainer_modules()))
-    epochs: int = setting(15, "--epochs", "at most this many epochs (early stopping may end "
-                          "sooner)", group=TRAINING, type=int)
+    model: str = setting(catalog.DEFAULT_MODULE, "--model", "trainer module: " + "; ".join(
+        f"{name}: {text}" for name, text in catalog.MODULES.items()),
+        group=TRAINING, choices=tuple(catalog.MODULES))
+    epochs: int | None = setting(
+        None, "--epochs", lambda: _by_recipe("at most this many epochs: an upper bound, early "
+                                             "stopping decides", "epochs"),
+        group=TRAINING, type=int)
     batch_size: int = setting(32, "--batch-size", group=TRAINING, type=int)
     recipe: str = setting(
         DEFAULT, "--recipe", f"{DEFAULT}: converges on real photos (Adam, rate cut on plateau, "
@@ -104,16 +99,16 @@ class TrainingConfig:
     steps_per_epoch: int | None = setting(
         None, "--steps-per-epoch", "cap the training steps per epoch (default: one pass)",
         group=TRAINING, type=int)
-    # Transfer learning (the `transfer` model).
-    base: str = setting("inception_v3", "--base", group=TRANSFER, choices=_transfer_bases)
+    # Transfer learning (the `transfer` model) and the data review's features.
+    base: str = setting(catalog.DEFAULT_BASE, "--base", group=PRETRAINED, choices=catalog.BASES)
     cut_layer: str | None = setting(
         None, "--cut-layer", "cut the base at this layer (default: mixed7 for inception_v3)",
-        group=TRANSFER)
+        group=PRETRAINED)
     weights: str = setting("imagenet", "--weights",
                            "imagenet (downloaded by Keras), none, or a local weights .h5",
-                           group=TRANSFER)
+                           group=PRETRAINED)
     alpha: float = setting(1.0, "--alpha", "MobileNetV2 width multiplier (0.35, 0.5, 0.75, 1.0, "
-                           "1.3 or 1.4)", group=TRANSFER, type=float)
+                           "1.3 or 1.4)", group=PRETRAINED, type=float)
     fine_tune_layers: float | None = setting(
         None, "--fine-tune-layers", lambda: _by_recipe(
             "phase two: unfreeze the top N layers of a pretrained base, or a fraction < 1; 0: no "
@@ -136,6 +131,15 @@ class TrainingConfig:
         None, "--cache-dir", "local disk folder for the pixels beyond --cache-memory, removed "
         "after the run (default: the system's temporary folder; on Kubeflow the Trainer's "
         "scratch volume)", group=INPUT)
+    class_weight: str = setting(
+        class_balance.AUTO, "--class-weight", f"weight the classes in the loss: "
+        f"{class_balance.BALANCED} (n / (k * n_class) per class), {class_balance.NONE}, or "
+        f"{class_balance.AUTO}: balanced when the training split's imbalance (largest / smallest "
+        f"class) is above {class_balance.IMBALANCED_ABOVE:g}:1", group=TRAINING,
+        choices=class_balance.CLASS_WEIGHTS)
+    # The weight of each class id, resolved from --class-weight and the training split's
+    # counts once, by run_fn (and tuner_fn); None: unweighted.
+    class_weights: tuple[float, ...] | None = None
     distribution: str = "default"  # default | mirrored (all local GPUs) | multi_worker_mirrored
     seed: int = 42
 
@@ -145,10 +149,8 @@ class TrainingConfig:
         if self.recipe not in RECIPES:
             raise ValueError(f"--recipe {self.recipe!r}: choose one of {sorted(RECIPES)}")
         for name, flag in (("epochs", "--epochs"), ("batch_size", "--batch-size")):
-            if getattr(self, name) < 1:
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{flag} must be at least 1")
-        from components.trainer.decode_cache import parse_size  # imports TensorFlow: when used
-
         parse_size(self.cache_memory)
 
     def to_custom_config(self) -> dict[str, Any]:

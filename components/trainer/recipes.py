@@ -2,21 +2,27 @@
 
 A recipe fills every hyper-parameter the user left unset (None in TrainingConfig):
 optimizer, learning rate, early-stopping patience, the learning-rate schedule and how
-transfer learning is phased. Choices and their measured effect: README "Recipes" and
-BENCHMARKS.md (the two recipes side by side per module).
+transfer learning is phased. Their measured effect, side by side per module and one change
+at a time: BENCHMARKS.md ("Recipes"); docs/training.md says when to use which.
 
 - course: RMSprop at the module's course rate (1e-3; 1e-4 for augmented and transfer),
-  patience 3, constant rate, transfer in one phase with the frozen base run on every
-  image every epoch (the notebooks' way).
-- default: Adam at 1e-3 (tolerates the first epochs' large gradients, where RMSprop at
-  1e-3 overshoots and at 1e-4 crawls), the rate cut by 5x when validation loss stalls for
-  2 epochs, patience 6 (an augmented epoch's validation loss is noisier than 3 epochs
-  can tell), and transfer in two phases when the base has pretrained weights: the head on
+  patience 3, constant rate, at most 15 epochs, transfer in one phase with the frozen base
+  run on every image every epoch (the notebooks' way).
+- default: trains to convergence: early stopping decides, the cap (DEFAULT_EPOCH_CAP) only bounds
+  it. Adam at 1e-3, reached by a linear warm-up over 2 epochs (from a random start the
+  first large gradients stalled a CNN for epochs), the rate cut by 5x when validation loss
+  stalls for 3 epochs, patience 10 (an augmented epoch's validation loss is noisier than 3
+  epochs can tell, and the rate is cut twice before training stops; a validation loss
+  better by 0.001 at least, as at the rate's floor it creeps down by crumbs for a hundred
+  epochs; the plateau counted from the end of the warm-up),
+  and transfer in two phases when the base has pretrained weights: the head on
   the frozen base's features computed once ("bottleneck features") until validation stops
-  improving (up to 100 epochs, each under a second: capped at --epochs, 15, the head ended
-  short of a logistic regression on the same features), then the top fifth of
-  the base unfrozen at 1e-5 for 5 epochs (on the activations below it, computed once,
-  when nothing is augmented), keeping the better phase by validation accuracy.
+  improving (its own cap, head_epochs: an epoch on features costs little, and capped at
+  --epochs the head ended short of a logistic regression on the same features), then the
+  top fifth of
+  the base unfrozen at 1e-5 until validation stops improving, at most 30 epochs (on the
+  activations below it, computed once, when nothing is augmented), keeping the better
+  phase by validation accuracy.
 """
 
 from __future__ import annotations
@@ -24,6 +30,9 @@ from __future__ import annotations
 import dataclasses
 
 COURSE, DEFAULT = "course", "default"
+# The default's cap, well above where its modules stopped on real photos (early stopping
+# decides: BENCHMARKS.md, "Training to convergence"): a bound for a run that never settles.
+DEFAULT_EPOCH_CAP = 100
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,15 +48,22 @@ class Recipe:
     fine_tune_epochs: int
     bottleneck: bool  # phase one on the frozen base's features, computed once
     head_epochs: int | None  # phase one's cap on those features; None: --epochs
+    epochs: int  # the cap when --epochs is not given
+    warmup_epochs: float  # the learning rate's linear warm-up (stopping.Warmup); 0: none
+    # A validation loss lower by at most this is no better (early stopping): at the rate's
+    # floor, or on frozen features, it creeps down by crumbs for a hundred epochs.
+    min_delta: float
 
 
 RECIPES: dict[str, Recipe] = {
     COURSE: Recipe(optimizer="rmsprop", learning_rate=None, patience=3, plateau_factor=None,
                    plateau_patience=0, fine_tune_layers=0, fine_tune_epochs=0, bottleneck=False,
-                   head_epochs=None),
-    DEFAULT: Recipe(optimizer="adam", learning_rate=1e-3, patience=6, plateau_factor=0.2,
-                    plateau_patience=2, fine_tune_layers=0.2, fine_tune_epochs=5, bottleneck=True,
-                    head_epochs=100),
+                   head_epochs=None, epochs=15, warmup_epochs=0,
+                   min_delta=0.0),
+    DEFAULT: Recipe(optimizer="adam", learning_rate=1e-3, patience=10, plateau_factor=0.2,
+                    plateau_patience=3, fine_tune_layers=0.2, fine_tune_epochs=30,
+                    bottleneck=True, head_epochs=100, epochs=DEFAULT_EPOCH_CAP, warmup_epochs=2,
+                    min_delta=1e-3),
 }
 
 

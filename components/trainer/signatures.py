@@ -16,8 +16,20 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 
-from components import features, label_vocabulary
+from components.common import features, label_vocabulary
 from components.trainer.models.classifier import class_probabilities
+
+
+def load_keras_model(export_dir: str) -> keras.Model:
+    """The Keras model inside an exported SavedModel (its layers, for Grad-CAM), on the
+    transform graph's [0, 1] images. The custom layers register themselves when the model
+    modules are imported (transfer.py)."""
+    from components.trainer.models import transfer  # noqa: F401 - registers the custom layers
+
+    loaded = keras.models.load_model(export_dir, compile=False)
+    # The transform layer the signatures call is tracked on the model and comes back as one
+    # of its layers: the model's own graph, from its inputs to its outputs, leaves it out.
+    return keras.Model(loaded.inputs, loaded.outputs, name=loaded.name)
 
 
 def export_serving_model(

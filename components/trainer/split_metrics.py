@@ -1,6 +1,6 @@
 """The trained model's metrics on the splits the Trainer sees: train and validation.
 
-The same keys as the Evaluator's (components/features.py), so summary.json and the report
+The same keys as the Evaluator's (components/common/features.py), so summary.json and the report
 show every split side by side; the Evaluator measures the split that decides the blessing
 (test). Written to the ModelRun artifact as metrics.json.
 """
@@ -14,9 +14,9 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from components import features
+from components.common import features
+from components.common.class_metrics import confusion, summary_metrics
 from components.trainer import input_pipeline
-from components.trainer.insights import confusion
 
 METRICS_FILE = "metrics.json"
 _AUC_THRESHOLDS = 10_000  # as TFMA's AUC
@@ -24,7 +24,8 @@ _AUC_THRESHOLDS = 10_000  # as TFMA's AUC
 
 def split_metrics(probabilities_of, cached: tf.data.Dataset, class_names: list[str],
                   batch_size: int = 256) -> dict[str, float]:
-    """example_count, accuracy, loss (cross-entropy), auc (2 classes) and recall per class.
+    """example_count, loss (cross-entropy), auc (2 classes) and class_metrics.summary_metrics:
+    accuracy, precision, recall and F1 per class, macro F1, balanced accuracy.
 
     probabilities_of maps a float image batch to [batch, classes] probabilities.
     """
@@ -38,15 +39,12 @@ def split_metrics(probabilities_of, cached: tf.data.Dataset, class_names: list[s
     scores = np.concatenate(probabilities)
     found = confusion(truth, scores.argmax(axis=1), class_names)
     picked = np.clip(scores[np.arange(len(truth)), truth], 1e-7, 1.0)
-    metrics = {features.EXAMPLE_COUNT: len(truth), features.ACCURACY: found["accuracy"],
+    metrics = {features.EXAMPLE_COUNT: len(truth), **summary_metrics(found),
                features.LOSS: round(float(-np.log(picked).mean()), 4)}
     if len(class_names) == 2:
         auc = keras.metrics.AUC(num_thresholds=_AUC_THRESHOLDS)
         auc.update_state(truth, scores[:, 1])
         metrics[features.AUC] = round(float(auc.result()), 4)
-    for name, values in found["per_class"].items():
-        if values["recall"] is not None:
-            metrics[features.recall_metric_name(name)] = values["recall"]
     return metrics
 
 

@@ -22,13 +22,15 @@ from keras_tuner.engine import base_tuner
 from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.components.tuner.component import TunerFnResult
 
-from components import label_vocabulary
+from components.common import label_vocabulary
+from components.common.image_spec import ImageSpec
 from components.image_example_gen.layout import TRAIN, VALIDATION
-from components.image_spec import ImageSpec
 from components.trainer import input_pipeline
 from components.trainer.augmentation import augment_batch
 from components.trainer.autograph_rules import leave_tf_keras_unconverted
-from components.trainer.hparams import TUNABLE, TrainingConfig
+from components.trainer.class_weights import with_class_weights
+from components.trainer.fitting import keras_class_weight, weighted_validation
+from components.trainer.hparams import TUNED_BY_SEARCH, TrainingConfig
 from components.trainer.models import build_model, resolve_defaults
 
 DEFAULT_TRIALS = 6
@@ -67,15 +69,17 @@ class ImageClassifierTuner(base_tuner.BaseTuner):
 
     def run_trial(self, trial, train_images, eval_images, steps_per_epoch=None, epochs=1):
         values = trial.hyperparameters.values
-        config = self._config.replace(**{k: values[k] for k in TUNABLE if k in values})
+        config = self._config.replace(**{k: values[k] for k in TUNED_BY_SEARCH if k in values})
         augment = (functools.partial(augment_batch, config=config.augmentation)
                    if config.augment else None)
         model = build_model(config, self._image, self._num_classes)
         history = model.fit(
             input_pipeline.training_batches(train_images, config.batch_size, augment=augment,
                                             repeat=steps_per_epoch is not None, seed=config.seed),
-            validation_data=input_pipeline.evaluation_batches(eval_images, config.batch_size),
+            validation_data=weighted_validation(
+                input_pipeline.evaluation_batches(eval_images, config.batch_size), config),
             epochs=epochs, steps_per_epoch=steps_per_epoch, verbose=0,
+            class_weight=keras_class_weight(config),
         )
         return {"val_loss": min(history.history["val_loss"])}
 
@@ -86,6 +90,7 @@ def tuner_fn(fn_args: FnArgs) -> TunerFnResult:
     config = resolve_defaults(TrainingConfig.from_custom_config(fn_args.custom_config))
     tuning = (fn_args.custom_config or {}).get(TUNING_KEY, {})
     class_names = label_vocabulary.read(label_vocabulary.in_examples(fn_args.train_files))
+    config, _ = with_class_weights(config, fn_args.train_files, class_names)
     kind = tuning.get("tuner", "random")
     oracle_class = (keras_tuner.oracles.BayesianOptimizationOracle if kind == "bayesian"
                     else keras_tuner.oracles.RandomSearchOracle)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Iterable
 
-from components.image_example_gen.layout import DataLayout
+from components.image_example_gen.layout import (
+    DataLayout,
+    check_classes,
+    hash_split,
+    ratio_text,
+)
 
 
 class UnreadableItem(ValueError):
@@ -38,7 +43,9 @@ class Source:
     list_split(input_base, pattern) -> Listing;
     read(input_base, item, image_shape) -> the item's encoded image bytes;
     fingerprint(input_base, patterns) -> a string that changes when the data does;
-    default_shape(image_shape) -> (height, width, channels) to train at when not given.
+    default_shape(image_shape) -> (height, width, channels) to train at when not given;
+    declare(data, class_names, split_ratio) -> DataLayout: the layout of data that cannot be
+        listed here (`compile --class-names`), said as an assumption in its warnings.
     """
 
     name: str
@@ -47,6 +54,22 @@ class Source:
     read: Callable[[str, Item, tuple[int, int, int]], bytes]
     fingerprint: Callable[[str, list[str]], str]
     default_shape: Callable[[tuple[int, int, int]], tuple[int, int, int]]
+    declare: Callable[[str, list[str], tuple[int, int, int]], DataLayout]
+
+
+def declared_layout(input_base: str, pattern: str, class_names: list[str],
+                    split_ratio: tuple[int, int, int], what: str) -> DataLayout:
+    """One input of the given class names, hash-split three ways, not listed here: the
+    layout's description and warning say it is an assumption (what: the data's unit, e.g.
+    "one folder per class"); the ExampleGen checks it when it runs (an item of another
+    class stops it, naming the class)."""
+    names = sort_class_names(name.strip() for name in class_names if name.strip())
+    check_classes(input_base, names, "class names in --class-names")
+    split = hash_split("all", pattern, split_ratio)
+    return DataLayout(input_base, names, (split,),
+                      f"{what}, hash-split {ratio_text(split.shares)}",
+                      (f"the data was not listed here (--class-names): taken to be {what}, "
+                       "hash-split; the ExampleGen stops if it finds anything else",))
 
 
 def sort_class_names(names: Iterable[str]) -> list[str]:

@@ -23,12 +23,13 @@ import re
 from collections.abc import Iterator
 
 import tensorflow as tf
-from tfx.components.example_gen import utils as example_gen_utils
-from tfx.proto import example_gen_pb2
 
-from components import features
+from components.common import features
+from components.common.image_spec import DEFAULT_IMAGE
+from components.common.paths import is_local, join
 from components.image_example_gen.layout import (
     DEFAULT_SPLIT_RATIO,
+    SPAN_TAGS,
     TEST,
     TRAIN,
     VALIDATION,
@@ -39,10 +40,16 @@ from components.image_example_gen.layout import (
     check_classes,
     check_split_classes,
     hash_split,
+    latest_span_folder,
     ratio_text,
 )
-from components.image_example_gen.sources.base import Item, Listing, Source, sort_class_names
-from components.image_spec import DEFAULT_IMAGE
+from components.image_example_gen.sources.base import (
+    Item,
+    Listing,
+    Source,
+    declared_layout,
+    sort_class_names,
+)
 
 # A folder name is a split name when its words (split at spaces, '_', '-', '.') are one
 # role's words plus, optionally, filler words: "Training_Set", "seg_test", "val images".
@@ -54,7 +61,6 @@ ROLE_WORDS = {
 }
 FILLER_WORDS = {"set", "sets", "data", "dataset", "images", "imgs", "img", "split", "seg",
                 "photos", "pictures", "files"}
-SPAN_TAGS = ("{SPAN}", "{VERSION}", "{YYYY}", "{MM}", "{DD}")
 
 
 def split_role(folder: str) -> str | None:
@@ -92,14 +98,14 @@ def find_split_folders(input_base: str) -> dict[str, str]:
     if len(by_role) == 1:
         raise DataError(f"{input_base}: {named} looks like a split folder, but there is no "
                         f"validation or test folder beside it: point --data at "
-                        f"{_join(input_base, by_role[TRAIN][0])} to hash-split it, or add "
+                        f"{join(input_base, by_role[TRAIN][0])} to hash-split it, or add "
                         "val/ or test/")
     return {role: names[0] for role, names in by_role.items()}
 
 
 def split_root(input_base: str, pattern: str) -> str:
     """The folder a split pattern names below the input base."""
-    return input_base if pattern in ("", WHOLE_TREE) else _join(input_base, pattern)
+    return input_base if pattern in ("", WHOLE_TREE) else join(input_base, pattern)
 
 
 def list_split(input_base: str, pattern: str) -> Listing:
@@ -114,7 +120,7 @@ def list_split(input_base: str, pattern: str) -> Listing:
         elif name.startswith("."):
             listing.ignored.append({"path": path + "/", "reason": "hidden folder"})
         else:
-            for relative, reason in _walk_files(_join(root, name)):
+            for relative, reason in _walk_files(join(root, name)):
                 file_path = f"{path}/{relative}"
                 if reason:
                     listing.ignored.append({"path": file_path, "reason": reason})
@@ -127,12 +133,12 @@ def list_split(input_base: str, pattern: str) -> Listing:
 def read(input_base: str, item: Item, image_shape: tuple[int, int, int]) -> bytes:
     """The file's bytes as stored.
 
-    Local files through Python's own open: gfile's reader costs about 160 us per photo
-    against 35 us (measured on 500x375 JPEGs), and the ExampleGen reads each file twice.
+    Local files through Python's own open: gfile's reader costs several times as much per
+    photo, and the ExampleGen may read each file twice.
     """
     del image_shape  # files carry their own shape
-    path = _join(input_base, item.id)
-    with open(path, "rb") if _is_local(path) else tf.io.gfile.GFile(path, "rb") as f:
+    path = join(input_base, item.id)
+    with open(path, "rb") if is_local(path) else tf.io.gfile.GFile(path, "rb") as f:
         return f.read()
 
 
@@ -155,7 +161,7 @@ def tree_fingerprint(input_base: str, patterns: list[str]) -> str:
             if reason:
                 digest.update(f"{pattern}/{relative}:{reason}\n".encode())
                 continue
-            stat = tf.io.gfile.stat(_join(root, relative))
+            stat = tf.io.gfile.stat(join(root, relative))
             digest.update(f"{pattern}/{relative}:{stat.length}:{stat.mtime_nsec}\n".encode())
             count += 1
             total += stat.length
@@ -170,16 +176,6 @@ def split_span_path(data: str) -> tuple[str, str]:
     parts = data.rstrip("/").split("/")
     first = next(i for i, part in enumerate(parts) if any(tag in part for tag in SPAN_TAGS))
     return "/".join(parts[:first]) or "/", "/".join(parts[first:])
-
-
-def latest_span_folder(base: str, pattern: str) -> str:
-    """The folder the pattern names for the newest span (and version), as TFX's driver picks it."""
-    split = example_gen_pb2.Input.Split(name="all", pattern=pattern)
-    try:
-        example_gen_utils.calculate_splits_fingerprint_span_and_version(base, [split])
-    except ValueError as error:
-        raise DataError(f"{base}/{pattern}: {error}") from None
-    return split.pattern
 
 
 def _span_layout(data: str, ratio: tuple[int, int, int]) -> DataLayout:
@@ -208,9 +204,9 @@ def discover(data: str, validation_data: str | None = None, test_data: str | Non
                         "split with train/, val/ and test/ folders")
     if any(tag in data for tag in SPAN_TAGS):
         return _span_layout(data, split_ratio)
-    if _is_local(data) and not os.path.exists(data):
+    if is_local(data) and not os.path.exists(data):
         raise DataError(f"{data}: no such folder")
-    if _is_local(data) and not os.path.isdir(data):
+    if is_local(data) and not os.path.isdir(data):
         raise DataError(f"{data}: not a folder (expected one sub-folder of images per class; "
                         "for a CSV of pixels use --data-format csv)")
     folders = find_split_folders(data)
@@ -219,7 +215,7 @@ def discover(data: str, validation_data: str | None = None, test_data: str | Non
     classes = {role: _classes_of(data, folder) for role, folder in folders.items()}
     for role, folder in folders.items():
         if not classes[role]:
-            raise DataError(f"{_join(data, folder)}: no class folders with images (expected "
+            raise DataError(f"{join(data, folder)}: no class folders with images (expected "
                             f"{folder}/<class>/<image>)")
     warnings = check_split_classes(data, {f"{folders[r]}/": c for r, c in classes.items()},
                                    f"{folders[TRAIN]}/")
@@ -253,9 +249,9 @@ def _class_tree(data: str, split_ratio: tuple[int, int, int]) -> DataLayout:
     """No split folders: every first-level folder is a class; the hash split makes the roles."""
     folders = [name for name, is_dir in _entries(data) if is_dir and not name.startswith(".")]
     class_names = _classes_of(data, WHOLE_TREE)
-    if len(folders) == 1 and find_split_folders(_join(data, folders[0])):
+    if len(folders) == 1 and find_split_folders(join(data, folders[0])):
         raise DataError(f"{data}: the split folders are one level down, in {folders[0]}/: "
-                        f"use --data {_join(data, folders[0])}")
+                        f"use --data {join(data, folders[0])}")
     check_classes(data, class_names, "images found (expected <class>/<image> with extensions "
                   "jpg, jpeg, png, gif or bmp)")
     split = hash_split("all", WHOLE_TREE, split_ratio)
@@ -263,8 +259,17 @@ def _class_tree(data: str, split_ratio: tuple[int, int, int]) -> DataLayout:
                       f"one folder per class, hash-split {ratio_text(split.shares)}")
 
 
+def declare(data: str, class_names: list[str],
+            split_ratio: tuple[int, int, int] = DEFAULT_SPLIT_RATIO) -> DataLayout:
+    """Class folders that cannot be listed from here (a bucket): one folder per class below
+    data (or below each span of a {SPAN} pattern), hash-split."""
+    base, pattern = (split_span_path(data) if any(tag in data for tag in SPAN_TAGS)
+                     else (data.rstrip("/"), WHOLE_TREE))
+    return declared_layout(base, pattern, class_names, split_ratio, "one folder per class")
+
+
 def default_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
-    """Folders of photos train at the course's 150 x 150 RGB unless told otherwise."""
+    """Folders of photos train at the course's size (DEFAULT_IMAGE) unless told otherwise."""
     del image_shape  # the CSV row layout; files carry their own
     return DEFAULT_IMAGE.shape
 
@@ -273,7 +278,7 @@ def default_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
 
 def _walk_files(top: str, keep_all: bool = False) -> Iterator[tuple[str, str]]:
     """Yields (path relative to top, reason it is skipped or "") for every file below top."""
-    if _is_local(top):
+    if is_local(top):
         yield from _walk_local(top, keep_all)
         return
     for directory, _, files in tf.io.gfile.walk(top):
@@ -313,23 +318,15 @@ def _skip_reason(relative: str) -> str:
 
 def _entries(directory: str) -> list[tuple[str, bool]]:
     """(name, is_dir) for the direct children of a directory, sorted by name."""
-    if _is_local(directory):
+    if is_local(directory):
         with os.scandir(directory) as entries:
             return sorted((e.name, e.is_dir()) for e in entries)
     names = tf.io.gfile.listdir(directory)
-    return sorted((n.rstrip("/"), tf.io.gfile.isdir(_join(directory, n))) for n in names)
-
-
-def _is_local(path: str) -> bool:
-    return "://" not in path
-
-
-def _join(base: str, *parts: str) -> str:
-    return os.path.join(base, *parts) if _is_local(base) else posixpath.join(base, *parts)
+    return sorted((n.rstrip("/"), tf.io.gfile.isdir(join(directory, n))) for n in names)
 
 
 SOURCE = Source(
     name="folder",
     discover=discover, list_split=list_split, read=read, fingerprint=tree_fingerprint,
-    default_shape=default_shape,
+    default_shape=default_shape, declare=declare,
 )

@@ -12,12 +12,14 @@ from __future__ import annotations
 import gzip
 import io
 import os
+import posixpath
 from collections.abc import Iterator
 
 import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from components.common.paths import absolute, is_local
 from components.image_example_gen.layout import (
     DEFAULT_SPLIT_RATIO,
     TEST,
@@ -36,6 +38,7 @@ from components.image_example_gen.sources.base import (
     Listing,
     Source,
     UnreadableItem,
+    declared_layout,
     sort_class_names,
 )
 
@@ -134,7 +137,7 @@ def discover(data: str, validation_data: str | None = None, test_data: str | Non
     given = {TRAIN: data, VALIDATION: validation_data, TEST: test_data}
     files = {role: path for role, path in given.items() if path}
     for path in files.values():
-        if not os.path.isfile(path) and "://" not in path:
+        if is_local(path) and not os.path.isfile(path):
             raise DataError(f"{path}: no such file")
         if not is_csv(path):
             raise DataError(f"{path}: expected a .csv or .csv.gz file")
@@ -185,8 +188,15 @@ def default_shape(image_shape: tuple[int, int, int]) -> tuple[int, int, int]:
     return (max(height, width), max(height, width), channels)
 
 
+def declare(data: str, class_names: list[str],
+            split_ratio: tuple[int, int, int] = DEFAULT_SPLIT_RATIO) -> DataLayout:
+    """A CSV that cannot be read from here: its rows hash-split three ways."""
+    base, pattern = posixpath.split(absolute(data))
+    return declared_layout(base, pattern, class_names, split_ratio, f"the rows of {pattern}")
+
+
 SOURCE = Source(
     name="csv",
     discover=discover, list_split=list_split, read=read, fingerprint=fingerprint,
-    default_shape=default_shape,
+    default_shape=default_shape, declare=declare,
 )

@@ -13,7 +13,8 @@ from collections.abc import Callable
 
 import tf_keras as keras
 
-from components.image_spec import ImageSpec
+from components.common.image_spec import ImageSpec
+from components.trainer import catalog
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import augmented, multiclass, scratch, transfer
 from components.trainer.recipes import recipe
@@ -24,10 +25,10 @@ FineTuner = Callable[[keras.Model, TrainingConfig, int], keras.Model]
 
 @dataclasses.dataclass(frozen=True)
 class TrainerModule:
-    """A model builder and its course defaults: learning rate, dropout, augmentation, fine-tuning."""
+    """A model builder and its course defaults: learning rate, dropout, augmentation,
+    fine-tuning (what each module is: catalog.MODULES)."""
 
     build: ModelBuilder
-    description: str
     learning_rate: float = 1e-3  # the course's RMSprop rate for this week's model
     dropout: float = 0.0  # the course's dropout before the head (0: none)
     augment_by_default: bool = False
@@ -42,20 +43,17 @@ class TrainerModule:
 
 
 MODELS: dict[str, TrainerModule] = {
-    "scratch": TrainerModule(scratch.build, "course week 1: cats-vs-dogs CNN"),
-    "augmented": TrainerModule(
-        augmented.build, "course week 2: bigger CNN, dropout, per-epoch augmentation",
-        learning_rate=1e-4, dropout=augmented.DROPOUT, augment_by_default=True),
+    "scratch": TrainerModule(scratch.build),
+    "augmented": TrainerModule(augmented.build, learning_rate=1e-4, dropout=augmented.DROPOUT,
+                               augment_by_default=True),
     "transfer": TrainerModule(
-        transfer.build, "course week 3: pretrained base (InceptionV3 mixed7, MobileNetV2, "
-        "EfficientNetB0), frozen, new head, optional fine-tuning",
-        learning_rate=1e-4, dropout=transfer.DROPOUT, fine_tune=transfer.fine_tune,
-        pretrained=transfer.is_pretrained, split_frozen=transfer.split_at_base,
-        split_below_top=transfer.split_below_top),
-    "multiclass": TrainerModule(
-        multiclass.build, "course week 4: Rock-Paper-Scissors CNN, softmax over N classes",
-        dropout=multiclass.DROPOUT, augment_by_default=True),
+        transfer.build, learning_rate=1e-4, dropout=transfer.DROPOUT,
+        fine_tune=transfer.fine_tune, pretrained=transfer.is_pretrained,
+        split_frozen=transfer.split_at_base, split_below_top=transfer.split_below_top),
+    "multiclass": TrainerModule(multiclass.build, dropout=multiclass.DROPOUT,
+                                augment_by_default=True),
 }
+assert set(MODELS) == set(catalog.MODULES), "the registry and the catalog must name the same modules"
 
 
 def trainer_module(name: str) -> TrainerModule:
@@ -71,27 +69,29 @@ def resolve_defaults(config: TrainingConfig) -> TrainingConfig:
     module = trainer_module(config.model)
     chosen = recipe(config.recipe)
     # Phase two exists only where there is something pretrained to fine-tune.
-    tunable = module.fine_tune is not None and module.pretrained(config)
+    has_phase_two = module.fine_tune is not None and module.pretrained(config)
 
     def unset(value, default):
         return default if value is None else value
 
+    epochs = unset(config.epochs, chosen.epochs)
     return config.replace(
+        epochs=epochs,
         learning_rate=unset(config.learning_rate, chosen.learning_rate or module.learning_rate),
         optimizer=unset(config.optimizer, chosen.optimizer),
         early_stopping_patience=unset(config.early_stopping_patience, chosen.patience),
         dropout=unset(config.dropout, module.dropout),
         augment=unset(config.augment, module.augment_by_default),
-        fine_tune_layers=unset(config.fine_tune_layers, chosen.fine_tune_layers if tunable else 0),
-        fine_tune_epochs=unset(config.fine_tune_epochs, chosen.fine_tune_epochs if tunable else 0),
-        head_epochs=unset(config.head_epochs, chosen.head_epochs or config.epochs),
+        fine_tune_layers=unset(config.fine_tune_layers, chosen.fine_tune_layers if has_phase_two else 0),
+        fine_tune_epochs=unset(config.fine_tune_epochs, chosen.fine_tune_epochs if has_phase_two else 0),
+        head_epochs=unset(config.head_epochs, chosen.head_epochs or epochs),
     )
 
 
 def is_resolved(config: TrainingConfig) -> bool:
-    return None not in (config.learning_rate, config.dropout, config.augment, config.optimizer,
-                        config.early_stopping_patience, config.fine_tune_layers,
-                        config.fine_tune_epochs, config.head_epochs)
+    return None not in (config.epochs, config.learning_rate, config.dropout, config.augment,
+                        config.optimizer, config.early_stopping_patience,
+                        config.fine_tune_layers, config.fine_tune_epochs, config.head_epochs)
 
 
 def build_model(config: TrainingConfig, image: ImageSpec, num_classes: int) -> keras.Model:

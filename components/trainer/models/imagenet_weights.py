@@ -14,7 +14,7 @@ import os
 
 import requests
 
-from components.image_spec import ImageSpec
+from components.common.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
 
 APPLICATIONS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import tf_keras as keras
 
-from components.image_spec import ImageSpec
+from components.common.image_spec import ImageSpec
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models.course_cnn import course_cnn
 

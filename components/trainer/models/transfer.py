@@ -21,7 +21,8 @@ from typing import NamedTuple
 import tensorflow as tf
 import tf_keras as keras
 
-from components.image_spec import ImageSpec
+from components.common.image_spec import ImageSpec
+from components.trainer import catalog
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models.classifier import compile_classifier, output_layer, split_after
 
@@ -51,6 +52,7 @@ BASES: dict[str, Base] = {
     "efficientnet_b0": Base(keras.applications.EfficientNetB0,
                             keras.applications.efficientnet.preprocess_input, None, True, 32),
 }
+assert set(BASES) == set(catalog.BASES), "transfer.BASES and the catalog must name the same bases"
 MOBILENET_V2_ALPHAS = (0.35, 0.5, 0.75, 1.0, 1.3, 1.4)
 DROPOUT = 0.2
 
@@ -111,6 +113,7 @@ def pretrained_base(config: TrainingConfig, image: ImageSpec) -> keras.Model:
     return base
 
 
+@keras.saving.register_keras_serializable(package="visionpipe")
 class PreprocessInput(keras.layers.Layer):
     """The base's own preprocess_input, as a layer of the model (so of the serving graph).
 
@@ -129,6 +132,15 @@ class PreprocessInput(keras.layers.Layer):
         return {**super().get_config(), "base": self.base}
 
 
+@keras.saving.register_keras_serializable(package="visionpipe")
+class GreyToRgb(keras.layers.Layer):
+    """Grey images repeated to the three channels a pretrained base takes (a layer, not a
+    Lambda, so that the saved model loads back as a Keras model)."""
+
+    def call(self, images: tf.Tensor) -> tf.Tensor:
+        return tf.image.grayscale_to_rgb(images)
+
+
 def build(config: TrainingConfig, image: ImageSpec, num_classes: int) -> keras.Model:
     """Frozen pretrained base + new head, compiled; grey images are repeated to 3 channels."""
     spec = BASES.get(config.base)
@@ -137,7 +149,7 @@ def build(config: TrainingConfig, image: ImageSpec, num_classes: int) -> keras.M
     images = keras.Input(shape=image.shape, name="image")
     x = images
     if image.channels == 1:
-        x = keras.layers.Lambda(tf.image.grayscale_to_rgb, name="grey_to_rgb")(x)
+        x = GreyToRgb(name="grey_to_rgb")(x)
     x = PreprocessInput(config.base, name="preprocess_input")(x)
     x = base(x, training=False)
     if spec.pooled_head:

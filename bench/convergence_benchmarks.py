@@ -1,0 +1,132 @@
+"""Training to convergence (issue 32): every module, before and after, on real photos; one run.
+
+    python -m bench.convergence_benchmarks --report FILE [--data caltech101_18,caltech101_3]
+        [--modules scratch,augmented,multiclass,transfer] [--rows before,default,course]
+
+For each data set and module, three runs of the whole pipeline side by side: the default
+recipe of commit BEFORE (a 15-epoch cap), today's default (early stopping decides, its cap
+far above) and today's `--recipe course` (the notebooks' 15 epochs): test accuracy, epochs
+run, the best epoch, what stopped training and the Trainer's seconds. caltech101_18 is
+Caltech's own train/ -> test/ of 18 classes; caltech101_3 three classes of caltech101 that
+are not among them (brain, butterfly, menorah: photographs beside drawings and clip art).
+CNNs at 150 px; transfer with the real MobileNetV2 0.35 ImageNet weights at 224 px.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import REPO, SHARED, report_header, report_option
+from components.trainer.run_fn import HISTORY_FILE, TRAINING_FILE
+
+BEFORE = "405d444"  # the last commit with the 15-epoch default cap
+WEIGHTS = SHARED / "weights" / "mobilenet_v2_0.35_224_imagenet_from_teachablemachine_no_top.h5"
+TRANSFER = ["--model", "transfer", "--base", "mobilenet_v2", "--alpha", "0.35",
+            "--weights", str(WEIGHTS), "--image-size", "224"]
+MODULES = ("scratch", "augmented", "multiclass", "transfer")
+THREE_CLASSES = ("brain", "butterfly", "menorah")
+ROWS = ("before", "default", "course")
+
+
+def three_classes(work: Path) -> Path:
+    """caltech101's THREE_CLASSES, train/ and test/, linked into work."""
+    root = work / "caltech101_3"
+    for split in ("train", "test"):
+        for name in THREE_CLASSES:
+            target = root / split / name
+            target.mkdir(parents=True, exist_ok=True)
+            for path in (SHARED / "caltech101" / split / name).iterdir():
+                os.link(path, target / path.name)
+    return root
+
+
+def run(tree: Path, output: Path, name: str, args: list[str]) -> dict:
+    """One `visionpipe run` of the code in tree; its figures."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "run", "--output", str(output), "--name", name,
+         "--min-accuracy", "0", "--min-class-recall", "0", "--no-baseline",
+         "--no-label-issues", *args],
+        cwd=tree, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree)})
+    path = output / name / "summary.json"
+    if not path.exists():
+        return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1][:100]}
+    summary = json.loads(path.read_text())
+    model_run = Path(summary["model_run"])
+    history = json.loads((model_run / HISTORY_FILE).read_text())
+    training = json.loads((model_run / TRAINING_FILE).read_text()) if (
+        model_run / TRAINING_FILE).exists() else {}
+    losses = history.get("val_loss", [])
+    best = training.get("best_epoch") or (losses.index(min(losses)) + 1 if losses else "-")
+    return {"accuracy": summary["metrics"]["test"]["accuracy"], "epochs": len(history["loss"]),
+            "best": best, "stopped_by": training.get("stopped_by", "-"),
+            "trainer": summary["component_seconds"].get("Trainer", float("nan")),
+            "wall": time.perf_counter() - started}
+
+
+def _cells(result: dict) -> str:
+    if "error" in result:
+        return f"failed: {result['error']} | | | |"
+    return (f"{result['accuracy']:.4f} | {result['epochs']} | {result['best']} | "
+            f"{result['stopped_by']} | {result['trainer']:.0f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", default="caltech101_18,caltech101_3")
+    parser.add_argument("--modules", default=",".join(MODULES))
+    parser.add_argument("--rows", default=",".join(ROWS),
+                        help="which of the three runs per module (to re-measure one after a "
+                             "change to its code alone)")
+    report_option(parser)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="visionpipe-convergence-"))
+    # Both versions from worktrees of their commits: hours of runs never see a half-edited
+    # working tree. `now` is HEAD.
+    before, now = work / "before", work / "now"
+    for tree, commit in ((before, BEFORE), (now, "HEAD")):
+        subprocess.run(["git", "worktree", "add", "--detach", str(tree), commit], cwd=REPO,
+                       check=True, capture_output=True)
+    datasets = {"caltech101_18": SHARED / "caltech101_18"}
+    if "caltech101_3" in args.data:
+        datasets["caltech101_3"] = three_classes(work)
+    lines = report_header("### Training to convergence: before and after, every module",
+                          "python -m bench.convergence_benchmarks")
+    lines += ["| data | module | recipe | test accuracy | epochs run | best epoch | stopped by | "
+              "Trainer s |", "|---|---|---|---|---|---|---|---|"]
+    try:
+        for data_name in args.data.split(","):
+            for module in args.modules.split(","):
+                flags = ["--data", str(datasets[data_name])] + (
+                    TRANSFER if module == "transfer" else ["--model", module, "--image-size",
+                                                           "150"])
+                name = f"{data_name}-{module}"
+                for row, label, tree, extra in (
+                        ("before", f"default, before ({BEFORE})", before, []),
+                        ("default", "default, now", now, []),
+                        ("course", "course, now", now, ["--recipe", "course"])):
+                    if row not in args.rows.split(","):
+                        continue
+                    output = work / ("before-runs" if tree == before else "runs")
+                    result = run(tree, output, name, flags + extra)
+                    lines.append(f"| {data_name} | {module} | {label} | {_cells(result)} |")
+                    print(lines[-1], flush=True)
+                    if args.report:
+                        Path(args.report).write_text("\n".join(lines) + "\n")
+    finally:
+        for tree in (before, now):
+            subprocess.run(["git", "worktree", "remove", "--force", str(tree)], cwd=REPO,
+                           check=False, capture_output=True)
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.report:
+        Path(args.report).write_text(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""AnomalyGate: stops (or warns on) what the ExampleValidator found."""

@@ -1,0 +1,1 @@
+"""Shared vocabulary of every component: feature and file names, settings, the image spec, paths."""

@@ -1,0 +1,1 @@
+"""The Evaluator: the blessing's config and the component that compares with the served model."""

@@ -1,0 +1,1 @@
+"""The Pusher: a blessed model into the serving base path, whole, in one rename."""

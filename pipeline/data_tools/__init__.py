@@ -1,0 +1,1 @@
+"""Data tools: `inspect`, the demo data, `schema export`."""
