@@ -68,15 +68,27 @@ def store():
         yield s3
 
 
+FIRST_RUN = "run-first"
+
+
+def _examples_key(run_id: str) -> tuple[str, str]:
+    """(bucket, key) of the ExampleGen's output artifact in run run_id."""
+    return split_uri(f"{ROOT}/shapes/{run_id}/ImageExampleGen/examples")
+
+
 @pytest.fixture(scope="module")
 def oss(store, tmp_path_factory):
     """The demo data in the bucket, the pipeline compiled against it (listed through the S3
-    API) and executed as open-source KFP runs it."""
+    API) and executed as open-source KFP runs it, with zero-byte directory markers planted
+    below the ExampleGen's output before it runs (what TensorFlow's GCS filesystem leaves)."""
     work = tmp_path_factory.mktemp("kfp-oss")
     store.copy_in(str(make_demo_data(work / "data", images_per_class=60, seed=5)), DATA)
-    # (the local copy stays: the marker test copies it again, as data of its own)
     good = _compile(DATA, ROOT, BUCKET, work / "pipeline.yaml")
-    runs = execute(good, ROOT, on_task=lambda line: None, extra_env=DETERMINISTIC)
+    bucket, key = _examples_key(FIRST_RUN)
+    for marker in (f"{key}/", f"{key}/Split-train/", f"{key}/Split-test/"):
+        store.client.put_object(Bucket=bucket, Key=marker, Body=b"")
+    runs = execute(good, ROOT, on_task=lambda line: None, extra_env=DETERMINISTIC,
+                   run_id=FIRST_RUN)
     return {"work": work, "good": good, "first": runs}
 
 
@@ -147,25 +159,23 @@ def test_the_gate_refuses_a_worse_model_against_the_one_in_the_bucket(oss, store
 def test_a_directory_marker_below_an_upstream_artifact_never_breaks_its_consumer(oss, store):
     """TensorFlow's GCS filesystem leaves a zero-byte 'folder/' object for every folder it
     makes; open-source KFP's launcher downloads one as a file and then fails the consumer.
-    Planted below the ExampleGen's output before it runs, the markers are gone when it ends
-    and the next task stages and runs."""
-    run_id = "run-markers"
-    examples = f"{ROOT}/shapes/{run_id}/ImageExampleGen/examples"
-    bucket, key = split_uri(examples)
-    for marker in (f"{key}/", f"{key}/Split-train/", f"{key}/Split-test/"):
-        store.client.put_object(Bucket=bucket, Key=marker, Body=b"")
-    data = f"{DATA}-markers"  # data of its own: nothing comes from the cache
-    store.copy_in(str(oss["work"] / "data"), data)
-    runs = execute(oss["good"], ROOT, {"data_root": data}, on_task=lambda line: None,
-                   run_id=run_id, tasks={"DataFingerprint", "ImageExampleGen", "StatisticsGen"})
-    assert not any(run.cached for run in runs.values())
+    Planted below the ExampleGen's output before it ran (the oss fixture), the markers are
+    gone when it ends and the next tasks staged and ran."""
+    runs = oss["first"]
+    bucket, key = _examples_key(FIRST_RUN)
+    examples = f"s3://{bucket}/{key}"
+    assert runs["ImageExampleGen"].executor_output["artifacts"]["examples"]["artifacts"][0][
+        "uri"] == examples
     assert not [k for k in _objects(store, examples) if k.endswith("/")]
     assert runs["StatisticsGen"].staged.downloaded_objects > 0
     # The launcher's own download fails on a marker with children, as KFP's does: what the
     # markers' removal spares every consumer.
     store.client.put_object(Bucket=bucket, Key=f"{key}/Split-train/", Body=b"")
-    with pytest.raises(launcher.StagingError, match="not a directory"):
-        launcher.download(examples, str(oss["work"] / "pod"), launcher.Staged())
+    try:
+        with pytest.raises(launcher.StagingError, match="not a directory"):
+            launcher.download(examples, str(oss["work"] / "pod"), launcher.Staged())
+    finally:  # the artifact stays usable by the tests that reuse it from the cache
+        store.client.delete_object(Bucket=bucket, Key=f"{key}/Split-train/")
 
 
 def test_span_data_resolves_the_newest_span_without_the_hook(store, tmp_path):

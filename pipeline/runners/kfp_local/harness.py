@@ -1,4 +1,4 @@
-"""Execute a compiled pipeline here, every task in DAG order, the way a Kubeflow pod runs it.
+"""Execute a compiled pipeline here, every task the way a Kubeflow pod runs it.
 
 A small harness that follows KFP v2's driver and launcher contracts, not Kubeflow's own
 local runner: the KFP SDK's `kfp.local` (tried with SDK 2.17 in its own environment) runs
@@ -6,7 +6,8 @@ only Lightweight Python Components in its SubprocessRunner (TFX tasks are contai
 components), its DockerRunner needs a Docker engine (none here), and it has no
 `preCacheCheck` lifecycle hook.
 
-For each task, as KFP's driver and launcher do:
+Each task starts once its upstream tasks have succeeded, beside any other task that is
+ready (as KFP's DAG driver starts them); for each, as KFP's driver and launcher do:
 - the executor input JSON: `inputs.parameterValues` (constants, pipeline parameters,
   upstream output parameters), `inputs.artifacts` (the upstream tasks' output artifacts,
   `uri` and `metadata` as their executors wrote them), `outputs.artifacts` with new URIs
@@ -38,6 +39,7 @@ KFP's UI.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import hashlib
 import json
@@ -88,12 +90,11 @@ def load_pipeline_spec(package: str) -> dict:
         return next(yaml.safe_load_all(f))
 
 
-def dag_order(spec: dict) -> list[str]:
-    """The root DAG's tasks, each after every task it depends on (or takes an input from)."""
+def upstream_tasks(spec: dict) -> dict[str, set[str]]:
+    """Each task of the root DAG: the tasks it depends on (or takes an input from)."""
     tasks = spec["root"]["dag"]["tasks"]
 
-    def upstream(name: str) -> set[str]:
-        task = tasks[name]
+    def upstream(task: dict) -> set[str]:
         found = set(task.get("dependentTasks", []))
         for source in task.get("inputs", {}).get("artifacts", {}).values():
             if "taskOutputArtifact" in source:
@@ -103,10 +104,16 @@ def dag_order(spec: dict) -> list[str]:
                 found.add(source["taskOutputParameter"]["producerTask"])
         return found
 
+    return {name: upstream(task) for name, task in tasks.items()}
+
+
+def dag_order(spec: dict) -> list[str]:
+    """The root DAG's tasks, each after every task it depends on."""
+    upstream = upstream_tasks(spec)
     order, done = [], set()
-    pending = sorted(tasks)
+    pending = sorted(upstream)
     while pending:
-        ready = [name for name in pending if upstream(name) <= done]
+        ready = [name for name in pending if upstream[name] <= done]
         if not ready:
             raise ValueError(f"the DAG has a cycle among {pending}")
         for name in ready:
@@ -241,11 +248,12 @@ def execute(package: str, pipeline_root: str, parameters: dict[str, Any] | None 
             run_id: str | None = None, extra_env: dict[str, str] | None = None,
             tasks: set[str] | None = None, platform: str = OSS,
             state_dir: str | None = None) -> dict[str, TaskRun]:
-    """Runs every task (or only `tasks`) of the compiled package in DAG order, as the platform
-    does (PLATFORMS); tasks whose cache key matches an earlier execution's are skipped, their
-    outputs reused. ValueError for a root the platform refuses; TaskFailed names the task that
-    failed. state_dir: the harness's own files (logs, pods, cache keys; default
-    `<package's folder>/kfp-local`). Returns each task's run."""
+    """Runs every task (or only `tasks`) of the compiled package as the platform does
+    (PLATFORMS): each task once its upstream tasks have succeeded, side by side; tasks whose
+    cache key matches an earlier execution's are skipped, their outputs reused. ValueError for
+    a root the platform refuses; TaskFailed names the (first) task that failed. state_dir: the
+    harness's own files (logs, pods, cache keys; default `<package's folder>/kfp-local`).
+    Returns each task's run."""
     contract = PLATFORMS[platform]
     if contract.stages_artifacts:
         launcher.check_pipeline_root(pipeline_root)
@@ -263,24 +271,52 @@ def execute(package: str, pipeline_root: str, parameters: dict[str, Any] | None 
     os.makedirs(logs, exist_ok=True)
     os.makedirs(cache_dir, exist_ok=True)
     env = {**os.environ, "PYTHONWARNINGS": "ignore", **(extra_env or {})}
+    wanted = set(spec["root"]["dag"]["tasks"]) if tasks is None else set(tasks)
+    upstream = upstream_tasks(spec)
     runs: dict[str, TaskRun] = {}
-    for name in dag_order(spec):
-        if tasks is not None and name not in tasks:
-            continue
-        pod = os.path.join(state, run_id, "pods", name) if contract.stages_artifacts else None
-        the_input = executor_input(spec, name, pipeline_parameters, runs, run_root,
-                                   typed=contract.typed_inputs, pod=pod)
-        log = os.path.join(logs, f"{name}.log")
-        on_task(f"▶ {name}")
-        try:
-            runs[name] = _run_task(spec, name, the_input, contract, pod, cache_dir, python, log,
-                                   env)
-        except (TaskFailed, launcher.StagingError) as error:
-            kept = f"; its pod's files: {pod}" if pod else ""
-            raise TaskFailed(f"task {name} failed ({error}); its log: {log}{kept}") from None
-        if pod:
-            shutil.rmtree(pod, ignore_errors=True)  # a pod's disk goes with the pod
-        on_task(f"✓ {name} ({'cached' if runs[name].cached else f'{runs[name].seconds} s'})")
+    running: dict[concurrent.futures.Future, tuple[str, str | None, str]] = {}
+    failure: TaskFailed | None = None
+
+    def start_ready(pool: concurrent.futures.Executor) -> None:
+        started = {name for name, _, _ in running.values()}
+        for name in dag_order(spec):
+            # A task outside `tasks` counts as done: its dependents use what they are given.
+            settled = set(runs) | (set(upstream) - wanted)
+            if (name not in wanted or name in runs or name in started
+                    or not upstream[name] <= settled):
+                continue
+            pod = os.path.join(state, run_id, "pods", name) if contract.stages_artifacts else None
+            the_input = executor_input(spec, name, pipeline_parameters, runs, run_root,
+                                       typed=contract.typed_inputs, pod=pod)
+            log = os.path.join(logs, f"{name}.log")
+            on_task(f"▶ {name}")
+            future = pool.submit(_run_task, spec, name, the_input, contract, pod, cache_dir,
+                                 python, log, env)
+            running[future] = (name, pod, log)
+
+    # KFP's DAG driver starts every task whose upstream tasks have succeeded, side by side;
+    # after a failure it starts no new task and lets the running ones finish.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=len(wanted) or 1) as pool:
+        start_ready(pool)
+        while running:
+            done, _ = concurrent.futures.wait(running, return_when="FIRST_COMPLETED")
+            for future in done:
+                name, pod, log = running.pop(future)
+                try:
+                    runs[name] = future.result()
+                except (TaskFailed, launcher.StagingError) as error:
+                    kept = f"; its pod's files: {pod}" if pod else ""
+                    failure = failure or TaskFailed(
+                        f"task {name} failed ({error}); its log: {log}{kept}")
+                    continue
+                if pod:
+                    shutil.rmtree(pod, ignore_errors=True)  # a pod's disk goes with the pod
+                on_task(f"✓ {name} "
+                        f"({'cached' if runs[name].cached else f'{runs[name].seconds} s'})")
+            if failure is None:
+                start_ready(pool)
+    if failure is not None:
+        raise failure
     return runs
 
 
