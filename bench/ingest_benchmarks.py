@@ -28,7 +28,7 @@ from pathlib import Path
 
 from bench.common import REPO, SHARED, finish, report_header, report_option
 
-BEFORE = "405d444"  # the ExampleGen before this work (image measures already optimised)
+BEFORE = "d21b338"  # the ExampleGen before issues 30 and 31 (no image measures)
 REPEATS = 3
 DATASETS = ("caltech101_18", "caltech101")
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
@@ -181,14 +181,17 @@ def breakdown_table(work: Path, name: str) -> list[str]:
     """Each hot-path step timed alone on one thread, and the rest of the ExampleGen's CPU."""
     import hashlib
 
+    import numpy as np
+
     from components.image_example_gen import jpeg_header
     from components.image_example_gen.executor import image_example
     from components.image_example_gen.fingerprints import (
-        fingerprint_of,
+        fingerprints_of,
         hash_picture,
         upright_rgb,
     )
-    from components.image_example_gen.image_measures import measure
+    from components.image_example_gen.image_measures import measure_all
+    from components.image_example_gen.ingest import CHUNK_SIZE
     from components.image_example_gen.validation import decode_for_validation
 
     files = image_files(SHARED / name)
@@ -200,21 +203,32 @@ def breakdown_table(work: Path, name: str) -> list[str]:
         steps[step] = steps.get(step, 0.0) + time.perf_counter() - started
         return value
 
-    for path in files:
-        data = timed("read the file", path.read_bytes)
-        timed("header (size, EXIF)", jpeg_header.read, data)
-        try:
-            info, pixels = timed("validation decode (incl. header)", decode_for_validation, data)
-        except ValueError:
+    for start in range(0, len(files), CHUNK_SIZE):  # as the ExampleGen does: chunk by chunk
+        decoded = []
+        for path in files[start:start + CHUNK_SIZE]:
+            data = timed("read the file", path.read_bytes)
+            timed("header (size, EXIF)", jpeg_header.read, data)
+            try:
+                info, pixels = timed("validation decode (incl. header)", decode_for_validation,
+                                     data)
+            except ValueError:
+                continue
+            rgb = timed("upright + 32 x 32 picture", upright_rgb, pixels, info.orientation)
+            decoded.append((path, data, info, timed("upright + 32 x 32 picture", hash_picture,
+                                                    rgb)))
+        if not decoded:
             continue
-        rgb = timed("upright + 32 x 32 picture", upright_rgb, pixels, info.orientation)
-        small = timed("upright + 32 x 32 picture", hash_picture, rgb)
-        timed("fingerprint (sha256, pHash, thumbnail)", fingerprint_of, data, small)
-        found = timed("image measures", measure, small, info.height, info.width, 150)
-        example = timed("build the Example", image_example, path.name, "c", 0, data, info, found)
-        record = timed("serialise", example.SerializeToString)
-        timed("TFRecord framing + gzip (stored)", _frame_and_compress, record)
-        timed("content hash (sha256)", hashlib.sha256, data)
+        pictures = np.stack([picture for *_, picture in decoded])
+        timed("fingerprint (sha256, pHash, thumbnail; the chunk's as arrays)", fingerprints_of,
+              [data for _, data, _, _ in decoded], pictures)
+        measured = timed("image measures (the chunk's as arrays)", measure_all, pictures,
+                         [(info.height, info.width) for _, _, info, _ in decoded], 150)
+        for (path, data, info, _), found in zip(decoded, measured, strict=True):
+            example = timed("build the Example", image_example, path.name, "c", 0, data, info,
+                            found)
+            record = timed("serialise", example.SerializeToString)
+            timed("TFRecord framing + gzip (stored)", _frame_and_compress, record)
+            timed("content hash (sha256)", hashlib.sha256, data)
     per = {step: seconds / len(files) * 1e6 for step, seconds in steps.items()}
     run = example_gen(REPO, SHARED / name, work / f"breakdown-{name}", read_threads=1)
     cpu = run["cpu"] / len(files) * 1e6

@@ -41,7 +41,13 @@ from components.common import features, label_vocabulary
 from components.image_example_gen import duplicates, image_issues, sources
 from components.image_example_gen.find_duplicates import FindDuplicates
 from components.image_example_gen.image_measures import Measures
-from components.image_example_gen.ingest import Fingerprinted, Ingested, Quarantined, ingest
+from components.image_example_gen.ingest import (
+    CHUNK_SIZE,
+    Fingerprinted,
+    Ingested,
+    Quarantined,
+    ingest_chunk,
+)
 from components.image_example_gen.layout import SPAN_TAGS
 from components.image_example_gen.options import IngestOptions
 from components.image_example_gen.part_files import WritePartFiles, read_part_file
@@ -60,7 +66,6 @@ _IMAGE_ISSUES = "image_issues"
 _SIGNATURES = "signatures"
 _PARTS_DIR = ".parts"
 _REPORTS_PART = "reports.json"
-_CHUNK_SIZE = 32
 _SHUFFLE_SEED = 0
 
 
@@ -97,20 +102,22 @@ def _example_bytes(record: Ingested, data: bytes, label_ids: dict[str, int]) -> 
 
 
 class _ChunkAheadDoFn(beam.DoFn):
-    """A DoFn over chunks whose per-item work (file reads and decodes, which release the GIL)
-    runs in a small thread pool, CHUNKS_AHEAD chunks ahead: a chunk's work is submitted
-    when it arrives and its outputs are yielded once that many newer chunks are in the
-    pool (or the bundle ends). So the pool always has a chunk queued while this thread
-    writes the chunk before and Beam runs the steps after it (one chunk ahead, the pool
-    still idled about a sixth of the time, waiting for this thread; BENCHMARKS.md).
+    """A DoFn over chunks whose work (file reads and decodes, which release the GIL, and the
+    chunk's array steps) runs in a small thread pool, one task per chunk, CHUNKS_AHEAD
+    chunks ahead: a chunk's task is submitted when it arrives and its outputs are yielded
+    once that many newer chunks are in the pool (or the bundle ends). So the pool always
+    has chunks queued while this thread writes the chunk before and Beam runs the steps
+    after it (one chunk ahead, the pool still idled about a sixth of the time, waiting for
+    this thread).
 
-    Subclasses give _work (in the pool, one item) and _outputs (in this thread, one chunk);
-    both read the images of input_base through the options' source.
+    Subclasses give _work (in the pool, one chunk -> one result per item) and _outputs (in
+    this thread, one chunk); both read the images of input_base through the options'
+    source.
     """
 
     CHUNKS_AHEAD = 2
     _pool: ThreadPoolExecutor | None = None
-    _in_flight: collections.deque | None = None  # (chunk, futures of its work, side inputs)
+    _in_flight: collections.deque | None = None  # (chunk, the future of its work, side inputs)
 
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
         self._input_base = input_base
@@ -127,7 +134,7 @@ class _ChunkAheadDoFn(beam.DoFn):
         if self._pool is not None:
             self._pool.shutdown()
 
-    def _work(self, item):
+    def _work(self, chunk: list) -> list:
         raise NotImplementedError
 
     def _outputs(self, chunk: list, results: list, *side_inputs):
@@ -137,8 +144,7 @@ class _ChunkAheadDoFn(beam.DoFn):
         self._in_flight = collections.deque()
 
     def process(self, chunk: list, *side_inputs):
-        self._in_flight.append(
-            (chunk, [self._pool.submit(self._work, item) for item in chunk], side_inputs))
+        self._in_flight.append((chunk, self._pool.submit(self._work, chunk), side_inputs))
         while len(self._in_flight) > self.CHUNKS_AHEAD:
             yield from self._finish(self._in_flight.popleft())
 
@@ -153,8 +159,8 @@ class _ChunkAheadDoFn(beam.DoFn):
                     yield GlobalWindows.windowed_value(output)
 
     def _finish(self, in_flight: tuple):
-        chunk, futures, side_inputs = in_flight
-        return self._outputs(chunk, [future.result() for future in futures], *side_inputs)
+        chunk, future, side_inputs = in_flight
+        return self._outputs(chunk, future.result(), *side_inputs)
 
 
 class _ReadAndFingerprint(_ChunkAheadDoFn):
@@ -162,9 +168,10 @@ class _ReadAndFingerprint(_ChunkAheadDoFn):
     the duplicate search, and quarantine records with the reason; the Examples of images
     whose input has one role, tagged with _first_pass(role).
 
-    Chunks, not single items: the pool decodes the files of a chunk in parallel
-    (TensorFlow's decoder releases the GIL), and Beam pays its per-element cost once per
-    chunk instead of once per image.
+    Chunks, not single items: the pool works on chunks side by side (TensorFlow's decoder
+    releases the GIL), a chunk's pictures are fingerprinted and measured as arrays
+    (ingest.ingest_chunk), and Beam pays its per-element cost once per chunk instead of
+    once per image.
     """
 
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
@@ -173,16 +180,16 @@ class _ReadAndFingerprint(_ChunkAheadDoFn):
         self._read = beam.metrics.Metrics.counter("visionpipe", "images_read")
         self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
 
-    def _work(self, entry: tuple[int, sources.Item, str]
-              ) -> tuple[Fingerprinted | Quarantined, bytes | None]:
-        """The image ingested, and its serialized Example when its role is fixed."""
-        index, item, input_name = entry
-        result = ingest(self._source, self._input_base, index, item, input_name,
-                        self._options.image_shape, self._options.max_pixels,
-                        self._options.model_side)
-        if isinstance(result, Quarantined) or input_name not in self._fixed_roles:
-            return result, None
-        return result, _example_bytes(result.record, result.data, self._label_ids)
+    def _work(self, chunk: list[tuple[int, sources.Item, str]]
+              ) -> list[tuple[Fingerprinted | Quarantined, bytes | None]]:
+        """Each image ingested, and its serialized Example when its role is fixed."""
+        results = ingest_chunk(self._source, self._input_base, chunk, self._options.image_shape,
+                               self._options.max_pixels, self._options.model_side,
+                               self._options.image_measures)
+        return [(result, None) if isinstance(result, Quarantined)
+                or result.record.input not in self._fixed_roles
+                else (result, _example_bytes(result.record, result.data, self._label_ids))
+                for result in results]
 
     def _outputs(self, chunk, results):
         records, signatures, roles, flagged = [], [], [], []
@@ -217,9 +224,10 @@ class _WriteExamples(_ChunkAheadDoFn):
         super().__init__(input_base, label_ids, options)
         self._shares = options.shares_by_input()
 
-    def _work(self, record: Ingested) -> bytes:
-        data = self._source.read(self._input_base, record.item, self._options.image_shape)
-        return _example_bytes(record, data, self._label_ids)
+    def _work(self, records: list[Ingested]) -> list[bytes]:
+        return [_example_bytes(record, self._source.read(self._input_base, record.item,
+                                                          self._options.image_shape),
+                               self._label_ids) for record in records]
 
     def _outputs(self, records, examples, found):
         group_keys, _ = found
@@ -412,14 +420,14 @@ def raise_verdicts(plan: IngestPlan, split_counts: dict[str, int], quarantined: 
 
 
 def _chunks(entries: list[tuple]) -> list[list[tuple]]:
-    """The listing in a fixed pseudo-random order, cut into chunks of _CHUNK_SIZE items.
+    """The listing in a fixed pseudo-random order, cut into chunks of CHUNK_SIZE items.
 
     Listings come sorted, i.e. grouped by class; shuffling once here (seeded, so the
     output is the same on every run) keeps the classes mixed inside the TFRecords.
     """
     shuffled = list(entries)
     random.Random(_SHUFFLE_SEED).shuffle(shuffled)
-    return [shuffled[i:i + _CHUNK_SIZE] for i in range(0, len(shuffled), _CHUNK_SIZE)]
+    return [shuffled[i:i + CHUNK_SIZE] for i in range(0, len(shuffled), CHUNK_SIZE)]
 
 
 def write_text(path: str, text: str) -> None:

@@ -7,19 +7,22 @@
   by duplicates.py.
 Computed from the validation decode (a JPEG's at a reduced scale): no second decode.
 
-The pHash is imagehash.phash's algorithm, written here with OpenCV and a precomputed DCT
+The pHash is imagehash.phash's algorithm, written here with NumPy and a precomputed DCT
 basis: imagehash (PIL's Lanczos resize, SciPy's DCT) costs a large share of a photo's
 validation decode, and the fingerprint rides on the ExampleGen's hot path. One area resize
-of the upright picture to 32 x 32 RGB feeds both hashes: its grey is the pHash's picture,
-its 2 x 2 means the thumbnail (one pass over the decoded pixels instead of three). It
-agrees with imagehash within a few of the 64 bits (tests/test_duplicates.py checks the
-agreement); its cost is in BENCHMARKS.md ("The duplicate search's cost in time").
+of the upright picture to 32 x 32 RGB (per image, OpenCV) feeds both hashes: its grey is the
+pHash's picture, its 2 x 2 means the thumbnail. The hashes of a chunk of pictures are
+computed as arrays, a few calls for the whole chunk (OpenCV on the pictures stacked into
+one, NumPy for the DCT): per image, small calls cost more in the interpreter, holding the
+GIL, than in arithmetic. They agree with imagehash within a few of the 64 bits
+(tests/test_duplicates.py checks the agreement).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -64,30 +67,52 @@ def upright_rgb(pixels: np.ndarray, orientation: int = 1) -> np.ndarray:
     return np.ascontiguousarray(turn(rgb) if turn else rgb)
 
 
-def perceptual_hash(small: np.ndarray) -> int:
-    """The 64-bit DCT perceptual hash of a HASH_SIDE x HASH_SIDE RGB picture, as an
-    unsigned integer."""
-    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    low = (_BASIS @ grey.astype(np.float32) @ _BASIS.T).ravel()
-    # The median of the 64 values: a sort of 64 takes a quarter of np.partition's time.
-    ranked = np.sort(low)
-    middle = (ranked[_HALF - 1] + ranked[_HALF]) / 2
-    return int.from_bytes(np.packbits(low > middle).tobytes(), "big")
-
-
 def hash_picture(rgb: np.ndarray) -> np.ndarray:
     """The HASH_SIDE x HASH_SIDE RGB picture of an upright RGB picture (INTER_AREA): what the
     hashes, and the image measures (image_measures.py), are computed from."""
     return cv2.resize(rgb, (HASH_SIDE, HASH_SIDE), interpolation=cv2.INTER_AREA)
 
 
-def fingerprint_of(data: bytes, small: np.ndarray) -> Fingerprint:
-    """The fingerprint of encoded bytes whose hash picture (hash_picture) is small."""
-    thumbnail = cv2.resize(small, (THUMBNAIL_SIDE, THUMBNAIL_SIDE), interpolation=cv2.INTER_AREA)
-    return Fingerprint(hashlib.sha256(data).hexdigest(), perceptual_hash(small),
-                       thumbnail.tobytes())
+def _stacked(pictures: np.ndarray) -> np.ndarray:
+    """[n, HASH_SIDE, HASH_SIDE, 3] -> one [n * HASH_SIDE, HASH_SIDE, 3] picture: OpenCV's
+    per-pixel and 2 x 2 steps give on it what they give on each picture, in one call."""
+    return pictures.reshape(-1, HASH_SIDE, 3)
+
+
+def grey(pictures: np.ndarray) -> np.ndarray:
+    """[n, HASH_SIDE, HASH_SIDE, 3] uint8 RGB -> [n, HASH_SIDE, HASH_SIDE] uint8 grey
+    (cv2.COLOR_RGB2GRAY)."""
+    return cv2.cvtColor(_stacked(pictures), cv2.COLOR_RGB2GRAY).reshape(pictures.shape[:3])
+
+
+def perceptual_hashes(pictures: np.ndarray) -> list[int]:
+    """The 64-bit DCT perceptual hashes of [n, HASH_SIDE, HASH_SIDE, 3] RGB pictures, as
+    unsigned integers."""
+    low = (_BASIS @ grey(pictures).astype(np.float32) @ _BASIS.T).reshape(len(pictures), -1)
+    ranked = np.sort(low, axis=1)
+    middle = (ranked[:, _HALF - 1] + ranked[:, _HALF]) / 2
+    bits = np.packbits(low > middle[:, None], axis=1)  # [n, 8] bytes, most significant first
+    return [int(value) for value in bits.view(">u8").ravel()]
+
+
+def thumbnails(pictures: np.ndarray) -> np.ndarray:
+    """[n, HASH_SIDE, HASH_SIDE, 3] -> [n, THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3]: the 2 x 2 means
+    (INTER_AREA; a block never straddles two stacked pictures, HASH_SIDE being even)."""
+    count = len(pictures)
+    small = cv2.resize(_stacked(pictures), (THUMBNAIL_SIDE, count * THUMBNAIL_SIDE),
+                       interpolation=cv2.INTER_AREA)
+    return small.reshape(count, THUMBNAIL_SIDE, THUMBNAIL_SIDE, 3)
+
+
+def fingerprints_of(encoded: Sequence[bytes], pictures: np.ndarray) -> list[Fingerprint]:
+    """The fingerprints of encoded images whose hash pictures (hash_picture) are pictures,
+    [n, HASH_SIDE, HASH_SIDE, 3]."""
+    return [Fingerprint(hashlib.sha256(data).hexdigest(), phash, thumbnail.tobytes())
+            for data, phash, thumbnail in zip(encoded, perceptual_hashes(pictures),
+                                              thumbnails(pictures), strict=True)]
 
 
 def fingerprint(data: bytes, pixels: np.ndarray, orientation: int = 1) -> Fingerprint:
     """The fingerprint of encoded bytes whose validation decode gave pixels."""
-    return fingerprint_of(data, hash_picture(upright_rgb(pixels, orientation)))
+    picture = hash_picture(upright_rgb(pixels, orientation))
+    return fingerprints_of([data], picture[None])[0]

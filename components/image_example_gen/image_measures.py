@@ -30,11 +30,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from components.common.features import MEASURE_FEATURES
+from components.image_example_gen import fingerprints
 
 DARK_BELOW = 0.25
 OVEREXPOSED_ABOVE = 0.8
@@ -59,41 +60,89 @@ class Measures:
     aspect_ratio: float  # width / height
     short_side_log2: float  # log2 of the short side's pixels
     issues: tuple[str, ...]  # of KINDS, in their order
+    measured: bool = True  # False: NOT_MEASURED
 
     def features(self) -> dict[str, float]:
-        """The Example features (MEASURE_FEATURES) of these measures."""
-        return {name: getattr(self, name) for name in MEASURE_FEATURES}
+        """The Example features (MEASURE_FEATURES) of these measures (none when not measured)."""
+        return {name: getattr(self, name) for name in MEASURE_FEATURES} if self.measured else {}
 
 
-def measure(small: np.ndarray, height: int, width: int, model_side: int = 0) -> Measures:
-    """The measures of a picture: small, its hash picture (32 x 32 upright uint8 RGB), and
-    its file's height x width; model_side: the model's input short side (0: unknown).
+# What an image carries when the ExampleGen measures none (IngestOptions.image_measures, the
+# benchmarks' switch): no features, no issues.
+NOT_MEASURED = Measures(0.0, 0.0, 0.0, 0.0, 0.0, (), measured=False)
 
-    OpenCV on the uint8 picture throughout (a histogram for the percentiles, meanStdDev for
-    the moments): NumPy's float percentile and standard deviations cost several times more,
-    on the ExampleGen's hot path."""
-    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
-    counts = np.cumsum(cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel())
-    darkest = np.searchsorted(counts, 0.01 * grey.size) / 255.0  # the 1st percentile
-    brightest = np.searchsorted(counts, 0.99 * grey.size) / 255.0  # the 99th
-    grey_mean, grey_std = (float(v[0, 0]) for v in cv2.meanStdDev(grey))
-    edges_std = float(cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))[1][0, 0])
-    sharpness = edges_std ** 2 / (grey_std ** 2 + _EPSILON * 255.0 ** 2)
-    contrast = float(cv2.meanStdDev(small)[1].max()) / 255.0
-    red, green, blue = cv2.split(small)
-    chroma = cv2.mean(cv2.absdiff(red, green))[0] + cv2.mean(cv2.absdiff(green, blue))[0]
-    short, long = min(height, width), max(height, width)
-    tiny_below = TINY_BELOW * model_side if model_side else TINY_FLOOR
-    flags = {
-        "dark": brightest < DARK_BELOW,
-        "overexposed": darkest > OVEREXPOSED_ABOVE,
+
+def measure_all(pictures: np.ndarray, sizes: Sequence[tuple[int, int]],
+                model_side: int = 0) -> list[Measures]:
+    """The measures of pictures, [n, 32, 32, 3] upright uint8 RGB hash pictures, whose files
+    are sizes (height, width) each; model_side: the model's input short side (0: unknown).
+
+    A chunk's pictures are measured as arrays, a few calls for all of them: per picture,
+    a dozen OpenCV calls cost more in the interpreter (holding the GIL) than in arithmetic,
+    on the ExampleGen's hot path. The figures are OpenCV's (meanStdDev's moments from exact
+    sums, the Laplacian's reflected border, a histogram's percentiles), to the rounding
+    kept (tests/test_data_problems.py checks)."""
+    count = len(pictures)
+    if not count:
+        return []
+    grey = fingerprints.grey(pictures).reshape(count, -1)
+    ranked = np.sort(grey, axis=1, kind="stable")  # a radix sort for 8-bit values
+    darkest = ranked[:, _rank(0.01, grey.shape[1])] / 255.0  # the 1st percentile
+    brightest = ranked[:, _rank(0.99, grey.shape[1])] / 255.0  # the 99th
+    grey_mean, grey_var = _moments(grey)
+    edges = _laplacian(grey.reshape(pictures.shape[:3]).astype(np.int16))
+    _, edges_var = _moments(edges.reshape(count, -1))
+    sharpness = edges_var / (grey_var + _EPSILON * 255.0 ** 2)
+    channels = np.ascontiguousarray(pictures.reshape(count, -1, 3).transpose(0, 2, 1))
+    _, channel_var = _moments(channels)
+    contrast = np.sqrt(channel_var).max(axis=1) / 255.0
+    wide = channels.astype(np.int16)
+    chroma = (np.abs(wide[:, 0] - wide[:, 1]).mean(axis=1)
+              + np.abs(wide[:, 1] - wide[:, 2]).mean(axis=1))
+    heights, widths = np.array(sizes, dtype=np.float64).reshape(count, 2).T
+    short, long = np.minimum(heights, widths), np.maximum(heights, widths)
+    flags = np.stack([  # in the order of KINDS
+        brightest < DARK_BELOW,
+        darkest > OVEREXPOSED_ABOVE,
         # a near-constant picture has no edges to be sharp or blurred: low information only
-        "blurry": sharpness < BLURRY_BELOW and contrast >= LOW_INFORMATION_BELOW,
-        "low_information": contrast < LOW_INFORMATION_BELOW,
-        "odd_aspect": long > ODD_ASPECT_ABOVE * short,
-        "tiny": short < tiny_below,
-        "grayscale": chroma < GREY_CHROMA_BELOW,
-    }
-    return Measures(round(grey_mean / 255.0, 4), round(contrast, 4), round(sharpness, 4),
-                    round(width / height, 4), round(math.log2(short), 4),
-                    tuple(kind for kind in KINDS if flags[kind]))
+        (sharpness < BLURRY_BELOW) & (contrast >= LOW_INFORMATION_BELOW),
+        contrast < LOW_INFORMATION_BELOW,
+        long > ODD_ASPECT_ABOVE * short,
+        short < (TINY_BELOW * model_side if model_side else TINY_FLOOR),
+        chroma < GREY_CHROMA_BELOW,
+    ], axis=1).tolist()
+    return [Measures(round(mean / 255.0, 4), round(spread, 4), round(sharp, 4),
+                     round(width / height, 4), round(math.log2(min(height, width)), 4),
+                     tuple(kind for kind, flagged in zip(KINDS, row, strict=True) if flagged))
+            for mean, spread, sharp, (height, width), row in zip(
+                grey_mean.tolist(), contrast.tolist(), sharpness.tolist(), sizes, flags,
+                strict=True)]
+
+
+def measure(picture: np.ndarray, height: int, width: int, model_side: int = 0) -> Measures:
+    """The measures of one picture (measure_all of one)."""
+    return measure_all(picture[None], [(height, width)], model_side)[0]
+
+
+def _rank(quantile: float, size: int) -> int:
+    """The index in the sorted values of the smallest value with at least quantile * size
+    values at or below it (a cumulative histogram's searchsorted)."""
+    return math.ceil(quantile * size) - 1
+
+
+def _moments(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and (population) variance over the last axis of integer values, as
+    cv2.meanStdDev computes them (the sums are exact in float64 at these sizes)."""
+    size = values.shape[-1]
+    wide = values.astype(np.float64)
+    mean = wide.sum(axis=-1) / size
+    squares = np.einsum("...i,...i->...", wide, wide)
+    return mean, np.maximum(squares / size - mean * mean, 0.0)
+
+
+def _laplacian(grey: np.ndarray) -> np.ndarray:
+    """[n, h, w] -> the 4-neighbour Laplacian of each picture, its border reflected
+    (cv2.Laplacian, ksize 1, BORDER_REFLECT_101)."""
+    padded = np.pad(grey, ((0, 0), (1, 1), (1, 1)), mode="reflect")
+    return (padded[:, :-2, 1:-1] + padded[:, 2:, 1:-1] + padded[:, 1:-1, :-2]
+            + padded[:, 1:-1, 2:] - 4 * grey)

@@ -1,20 +1,23 @@
-"""Reading one item: its bytes from the source, one validation decode, its fingerprint and
-its measures (image_measures.py: dark, blurry, tiny, ...), both from the decoded pixels.
+"""Reading a chunk of items: each one's bytes from the source, one validation decode, its
+fingerprint and its measures (image_measures.py: dark, blurry, tiny, ...), both from the
+decoded pixels.
 
-What the ExampleGen does to each image in Beam, and `visionpipe inspect` in a thread
-pool: the same function, so both quarantine the same files for the same reasons.
+What the ExampleGen does to each chunk in Beam, and `visionpipe inspect` in a thread pool:
+the same function, so both quarantine the same files for the same reasons.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from components.image_example_gen import sources
 from components.image_example_gen.duplicates import Member
-from components.image_example_gen.fingerprints import fingerprint_of, hash_picture, upright_rgb
-from components.image_example_gen.image_measures import Measures, measure
+from components.image_example_gen.fingerprints import fingerprints_of, hash_picture, upright_rgb
+from components.image_example_gen.image_measures import NOT_MEASURED, Measures, measure_all
 from components.image_example_gen.validation import ImageInfo, InvalidImage, decode_for_validation
 
 
@@ -52,22 +55,56 @@ class Quarantined:
         return {"path": self.path, "reason": self.reason}
 
 
-def ingest(source: sources.Source, input_base: str, index: int, item: sources.Item,
-           input_name: str, image_shape: tuple[int, int, int], max_pixels: int,
-           model_side: int = 0) -> Fingerprinted | Quarantined:
-    """The image read, validated, fingerprinted and measured, or why it is quarantined.
-    model_side: the model's input short side, which says what is tiny (0: unknown)."""
+CHUNK_SIZE = 32  # images read, fingerprinted and measured together (one task, one Beam element)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Decoded:
+    """A valid image's bytes, what validation found and its hash picture (upright 32 x 32)."""
+
+    data: bytes
+    info: ImageInfo
+    picture: np.ndarray
+
+
+def _read_and_decode(source: sources.Source, input_base: str, item: sources.Item,
+                     image_shape: tuple[int, int, int], max_pixels: int) -> _Decoded | Quarantined:
     try:
         data = source.read(input_base, item, image_shape)
         info, pixels = decode_for_validation(data, max_pixels)
     except (InvalidImage, sources.UnreadableItem, OSError, tf.errors.OpError) as error:
         reason = error.message if isinstance(error, tf.errors.OpError) else str(error)
         return Quarantined(item.id, reason)
-    small = hash_picture(upright_rgb(pixels, info.orientation))  # one resize for both
-    found = fingerprint_of(data, small)
-    turned = info.orientation >= 5  # EXIF orientations 5-8 swap the sides
-    height, width = (info.width, info.height) if turned else (info.height, info.width)
-    measures = measure(small, height, width, model_side)
-    member = Member(index, item.id, input_name, item.class_name, found.sha256, found.phash)
-    return Fingerprinted(Ingested(index, item, input_name, info, found.sha256, measures),
-                         member, found.thumbnail, data)
+    return _Decoded(data, info, hash_picture(upright_rgb(pixels, info.orientation)))
+
+
+def ingest_chunk(source: sources.Source, input_base: str,
+                 entries: Sequence[tuple[int, sources.Item, str]],
+                 image_shape: tuple[int, int, int], max_pixels: int, model_side: int = 0,
+                 measured: bool = True) -> list[Fingerprinted | Quarantined]:
+    """Each (index, item, input name) read, validated, fingerprinted and measured, or why it
+    is quarantined, in the order given. model_side: the model's input short side, which
+    says what is tiny (0: unknown); measured=False skips the image measures (a benchmark's
+    switch). Each image is read and decoded alone; the chunk's hash pictures are then
+    fingerprinted and measured together, as arrays."""
+    decoded = [_read_and_decode(source, input_base, item, image_shape, max_pixels)
+               for _, item, _ in entries]
+    valid = [(entry, found) for entry, found in zip(entries, decoded, strict=True)
+             if isinstance(found, _Decoded)]
+    if not valid:
+        return decoded
+    pictures = np.stack([found.picture for _, found in valid])
+    prints = fingerprints_of([found.data for _, found in valid], pictures)
+    # EXIF orientations 5-8 swap the sides
+    sizes = [(found.info.width, found.info.height) if found.info.orientation >= 5
+             else (found.info.height, found.info.width) for _, found in valid]
+    measures = (measure_all(pictures, sizes, model_side) if measured
+                else [NOT_MEASURED] * len(valid))
+    done = iter(
+        Fingerprinted(Ingested(index, item, input_name, found.info, printed.sha256, measured_),
+                      Member(index, item.id, input_name, item.class_name, printed.sha256,
+                             printed.phash),
+                      printed.thumbnail, found.data)
+        for ((index, item, input_name), found), printed, measured_ in zip(
+            valid, prints, measures, strict=True))
+    return [next(done) if isinstance(found, _Decoded) else found for found in decoded]

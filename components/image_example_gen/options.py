@@ -60,9 +60,11 @@ class IngestOptions:
     inputs: tuple[tuple[str, Shares], ...] = ()  # each input's roles, from the data's layout
     model_side: int = 0  # the model's input short side: what is tiny (image_measures.py)
     # Internal switches, for the benchmarks (bench/ingest_benchmarks.py): the threads each
-    # Beam worker reads and decodes with (0: up to 4, one per core) and the duplicate search.
+    # Beam worker reads and decodes with (0: up to 4, one per core), the duplicate search
+    # and the image measures (image_measures.py; off: no measure features, no issues).
     read_threads: int = 0
     duplicate_search: bool = True
+    image_measures: bool = True
 
     def __post_init__(self) -> None:
         if self.data_format not in FORMATS:

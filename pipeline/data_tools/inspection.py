@@ -21,7 +21,7 @@ from components.common.class_balance import counts_line, imbalance_line, imbalan
 from components.common.paths import absolute
 from components.data_review import review
 from components.image_example_gen import duplicates, image_issues, sources
-from components.image_example_gen.ingest import Quarantined, ingest
+from components.image_example_gen.ingest import CHUNK_SIZE, Quarantined, ingest_chunk
 from components.image_example_gen.layout import TRAIN, DataError, DataLayout, newest_span
 from components.image_example_gen.plan import plan_ingestion
 from components.kfp.object_store import use_filesystems
@@ -93,23 +93,25 @@ def inspect(config: PipelineConfig, progress: bool = True,
     options, plan = _plan(config, layout)
     source = sources.source(options.data_format)
 
-    def read(entry):
-        index, item, input_name = entry
-        return ingest(source, plan.input_base, index, item, input_name, options.image_shape,
-                      options.max_pixels, options.model_side)
+    def read(chunk):
+        return ingest_chunk(source, plan.input_base, chunk, options.image_shape,
+                            options.max_pixels, options.model_side)
 
     records, signatures, quarantined, flagged = [], [], [], []
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        results = pool.map(read, plan.entries)
-        for result in tqdm(results, total=len(plan.entries), desc="reading", unit="image",
-                           disable=not progress or len(plan.entries) < PROGRESS_FROM):
-            if isinstance(result, Quarantined):
-                quarantined.append(result.to_json())
-            else:
-                records.append(result.record)
-                signatures.append((result.member, result.thumbnail))
-                if result.record.measures.issues:
-                    flagged.append((result.record.item.id, result.record.measures.issues))
+    chunks = [plan.entries[i:i + CHUNK_SIZE] for i in range(0, len(plan.entries), CHUNK_SIZE)]
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, tqdm(
+            total=len(plan.entries), desc="reading", unit="image",
+            disable=not progress or len(plan.entries) < PROGRESS_FROM) as shown:
+        for results in pool.map(read, chunks):
+            shown.update(len(results))
+            for result in results:
+                if isinstance(result, Quarantined):
+                    quarantined.append(result.to_json())
+                else:
+                    records.append(result.record)
+                    signatures.append((result.member, result.thumbnail))
+                    if result.record.measures.issues:
+                        flagged.append((result.record.item.id, result.record.measures.issues))
     group_keys, found = duplicates.find_in_memory(signatures, plan.shares)
     per_split: Counter[str] = Counter()
     per_class: dict[str, Counter[str]] = {}

@@ -1,0 +1,86 @@
+"""A chunk's fingerprints and measures, computed as arrays, are what OpenCV gives picture by
+picture: the reference below is the per-picture code the ExampleGen ran before it batched
+them (one cvtColor, resize, calcHist, meanStdDev, Laplacian ... per picture), on pictures
+of every kind the measures flag (smooth, noisy, constant, grey, dark, washed out)."""
+
+import hashlib
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from components.image_example_gen import fingerprints, image_measures
+from components.image_example_gen.image_measures import Measures
+
+
+def _pictures(count=320) -> np.ndarray:
+    rng = np.random.default_rng(7)
+    pictures = rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8)
+    eighth = count // 8
+    smooth = pictures[:2 * eighth].reshape(-1, 32, 3)
+    pictures[:2 * eighth] = cv2.GaussianBlur(smooth, (7, 7), 3).reshape(-1, 32, 32, 3)
+    pictures[2 * eighth:3 * eighth] = rng.integers(0, 256, (eighth, 1, 1, 3))  # constant
+    pictures[3 * eighth:4 * eighth] = pictures[3 * eighth:4 * eighth, ..., :1]  # grey
+    pictures[4 * eighth:5 * eighth] //= 5  # dark
+    pictures[5 * eighth:6 * eighth] = 205 + pictures[5 * eighth:6 * eighth] // 5  # washed out
+    return pictures
+
+
+def _opencv_measures(small, height, width, model_side) -> Measures:
+    """The per-picture measures, as OpenCV computes them (the code before the arrays)."""
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY)
+    counts = np.cumsum(cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel())
+    darkest = np.searchsorted(counts, 0.01 * grey.size) / 255.0
+    brightest = np.searchsorted(counts, 0.99 * grey.size) / 255.0
+    grey_mean, grey_std = (float(v[0, 0]) for v in cv2.meanStdDev(grey))
+    edges_std = float(cv2.meanStdDev(cv2.Laplacian(grey, cv2.CV_32F))[1][0, 0])
+    sharpness = edges_std ** 2 / (grey_std ** 2 + 1e-6 * 255.0 ** 2)
+    contrast = float(cv2.meanStdDev(small)[1].max()) / 255.0
+    red, green, blue = cv2.split(small)
+    chroma = cv2.mean(cv2.absdiff(red, green))[0] + cv2.mean(cv2.absdiff(green, blue))[0]
+    short, long = min(height, width), max(height, width)
+    flags = {
+        "dark": brightest < image_measures.DARK_BELOW,
+        "overexposed": darkest > image_measures.OVEREXPOSED_ABOVE,
+        "blurry": sharpness < image_measures.BLURRY_BELOW
+        and contrast >= image_measures.LOW_INFORMATION_BELOW,
+        "low_information": contrast < image_measures.LOW_INFORMATION_BELOW,
+        "odd_aspect": long > image_measures.ODD_ASPECT_ABOVE * short,
+        "tiny": short < image_measures.TINY_BELOW * model_side,
+        "grayscale": chroma < image_measures.GREY_CHROMA_BELOW,
+    }
+    return Measures(round(grey_mean / 255.0, 4), round(contrast, 4), round(sharpness, 4),
+                    round(width / height, 4), round(math.log2(short), 4),
+                    tuple(kind for kind in image_measures.KINDS if flags[kind]))
+
+
+def _opencv_phash(small) -> int:
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    low = (fingerprints._BASIS @ grey @ fingerprints._BASIS.T).ravel()  # noqa: SLF001
+    middle = np.median(low)
+    return int.from_bytes(np.packbits(low > middle).tobytes(), "big")
+
+
+def test_a_chunks_measures_are_opencvs_picture_by_picture():
+    pictures = _pictures()
+    rng = np.random.default_rng(3)
+    sizes = [(int(h), int(w)) for h, w in rng.integers(20, 900, (len(pictures), 2))]
+    found = image_measures.measure_all(pictures, sizes, model_side=150)
+    expected = [_opencv_measures(p, h, w, 150) for p, (h, w) in zip(pictures, sizes, strict=True)]
+    assert found == expected
+    # every kind the measures flag occurs in this set, so each flag's arithmetic is compared
+    assert {kind for measures in found for kind in measures.issues} >= {
+        "dark", "overexposed", "low_information", "odd_aspect", "tiny", "grayscale"}
+    assert image_measures.measure(pictures[5], *sizes[5], 150) == expected[5]
+
+
+@pytest.mark.parametrize("count", [1, 32])
+def test_a_chunks_fingerprints_are_opencvs_picture_by_picture(count):
+    pictures = _pictures()[::10][:count]
+    encoded = [picture.tobytes() for picture in pictures]
+    found = fingerprints.fingerprints_of(encoded, pictures)
+    assert [f.sha256 for f in found] == [hashlib.sha256(data).hexdigest() for data in encoded]
+    assert [f.phash for f in found] == [_opencv_phash(p) for p in pictures]
+    assert [f.thumbnail for f in found] == [
+        cv2.resize(p, (16, 16), interpolation=cv2.INTER_AREA).tobytes() for p in pictures]
