@@ -24,7 +24,10 @@ from pathlib import Path
 from bench.common import REPO, SHARED, report_header, report_option
 from components.trainer.run_fn import HISTORY_FILE, TRAINING_FILE
 
-BEFORE = "405d444"  # the last commit with the 15-epoch default cap
+# The last landed commit with the 15-epoch default cap. (The table in BENCHMARKS.md was
+# measured against a later one that did not reach the history: see its note.) Its CLI
+# predates the per-class recall gate and the data review: run() leaves their flags out.
+BEFORE = "d21b338"
 WEIGHTS = SHARED / "weights" / "mobilenet_v2_0.35_224_imagenet_from_teachablemachine_no_top.h5"
 TRANSFER = ["--model", "transfer", "--base", "mobilenet_v2", "--alpha", "0.35",
             "--weights", str(WEIGHTS), "--image-size", "224"]
@@ -45,13 +48,14 @@ def three_classes(work: Path) -> Path:
     return root
 
 
-def run(tree: Path, output: Path, name: str, args: list[str]) -> dict:
-    """One `visionpipe run` of the code in tree; its figures."""
+def run(tree: Path, output: Path, name: str, args: list[str], before: bool = False) -> dict:
+    """One `visionpipe run` of the code in tree (before: commit BEFORE's); its figures."""
     started = time.perf_counter()
+    gates = ["--min-accuracy", "0", "--no-baseline"] + ([] if before else [
+        "--min-class-recall", "0", "--no-label-issues"])
     result = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "run", "--output", str(output), "--name", name,
-         "--min-accuracy", "0", "--min-class-recall", "0", "--no-baseline",
-         "--no-label-issues", *args],
+         *gates, *args],
         cwd=tree, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(tree)})
     path = output / name / "summary.json"
     if not path.exists():
@@ -113,7 +117,7 @@ def main() -> None:
                     if row not in args.rows.split(","):
                         continue
                     output = work / ("before-runs" if tree == before else "runs")
-                    result = run(tree, output, name, flags + extra)
+                    result = run(tree, output, name, flags + extra, before=tree == before)
                     lines.append(f"| {data_name} | {module} | {label} | {_cells(result)} |")
                     print(lines[-1], flush=True)
                     if args.report:

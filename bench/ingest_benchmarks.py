@@ -184,7 +184,7 @@ def breakdown_table(work: Path, name: str) -> list[str]:
     import numpy as np
 
     from components.image_example_gen import jpeg_header
-    from components.image_example_gen.executor import image_example
+    from components.image_example_gen.example_encoding import image_example
     from components.image_example_gen.fingerprints import (
         fingerprints_of,
         hash_picture,

@@ -1,7 +1,10 @@
-"""A chunk's fingerprints and measures, computed as arrays, are what OpenCV gives picture by
+"""The ExampleGen's hot path, made fast, computes what the plain code does.
+
+A chunk's fingerprints and measures, computed as arrays, are what OpenCV gives picture by
 picture: the reference below is the per-picture code the ExampleGen ran before it batched
 them (one cvtColor, resize, calcHist, meanStdDev, Laplacian ... per picture), on pictures
-of every kind the measures flag (smooth, noisy, constant, grey, dark, washed out)."""
+of every kind the measures flag (smooth, noisy, constant, grey, dark, washed out). The
+Example with hand-encoded measure features is the one the protobuf API builds."""
 
 import hashlib
 import math
@@ -9,9 +12,13 @@ import math
 import cv2
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from components.common import features
 from components.image_example_gen import fingerprints, image_measures
+from components.image_example_gen.example_encoding import serialized_example
 from components.image_example_gen.image_measures import Measures
+from components.image_example_gen.validation import ImageInfo
 
 
 def _pictures(count=320) -> np.ndarray:
@@ -84,3 +91,32 @@ def test_a_chunks_fingerprints_are_opencvs_picture_by_picture(count):
     assert [f.phash for f in found] == [_opencv_phash(p) for p in pictures]
     assert [f.thumbnail for f in found] == [
         cv2.resize(p, (16, 16), interpolation=cv2.INTER_AREA).tobytes() for p in pictures]
+
+
+def test_the_encoded_example_is_the_one_the_protobuf_api_builds():
+    """The hand-encoded measure features join the rest into the Example the API would build,
+    which TensorFlow's own parser reads (tf.io.parse_single_example, as Transform does)."""
+    info = ImageInfo("jpeg", 480, 640, 3)
+    pictures = _pictures(32)
+    measures = image_measures.measure_all(pictures, [(480, 640)] * 32)[7]
+    data = bytes(range(256)) * 700  # long enough for a multi-byte length
+    built = tf.train.Example()
+    feature = built.features.feature
+    for key, value in ((features.IMAGE_BYTES, data), (features.LABEL_NAME, b"cat"),
+                       (features.RELATIVE_PATH, "train/cat/é 1.jpg".encode()),
+                       (features.FORMAT, b"jpeg")):
+        feature[key].bytes_list.value.append(value)
+    for key, value in ((features.LABEL, 3), (features.HEIGHT, 480), (features.WIDTH, 640),
+                       (features.CHANNELS, 3)):
+        feature[key].int64_list.value.append(value)
+    for key in features.MEASURE_FEATURES:
+        feature[key].float_list.value.append(getattr(measures, key))
+    encoded = serialized_example("train/cat/é 1.jpg", "cat", 3, data, info, measures)
+    assert tf.train.Example.FromString(encoded) == built
+    parsed = tf.io.parse_single_example(encoded, {
+        key: tf.io.FixedLenFeature([], tf.float32) for key in features.MEASURE_FEATURES})
+    assert [float(parsed[key]) for key in features.MEASURE_FEATURES] == [
+        float(np.float32(getattr(measures, key))) for key in features.MEASURE_FEATURES]
+    unmeasured = tf.train.Example.FromString(serialized_example(
+        "a.jpg", "cat", 3, data, info, image_measures.NOT_MEASURED))
+    assert not set(features.MEASURE_FEATURES) & set(unmeasured.features.feature)

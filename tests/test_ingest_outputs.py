@@ -3,8 +3,9 @@ splits, image bytes identical to the files), the same duplicate groups and leaka
 
 On a fixed generated set (class folders, hash-split, with near-copies planted inside a split
 and across classes, a PNG copy, a grey and an EXIF-rotated JPEG), the executor's outputs are
-compared with GOLDEN, the digests the ExampleGen wrote before its speed work (commit
-405d444). A change to what is written, how it is split or what the search finds fails here.
+compared with GOLDEN, the digests the ExampleGen wrote before its speed work (issue 31: the
+stage of the work that landed as 042fe7b just before it, whose commit is not in the
+history). A change to what is written, how it is split or what the search finds fails here.
 """
 
 import hashlib
@@ -25,7 +26,7 @@ from components.image_example_gen.sources.image_folder import discover
 from pipeline.config import DEFAULT_BEAM_ARGS
 
 # Digests of the sorted (split, path, label, sha256 of the image bytes) rows, and of the
-# duplicate report's groups and leakage figures, as written at commit 405d444.
+# duplicate report's groups and leakage figures, as written before the speed work.
 GOLDEN = {"examples": "1311697329b816c35d34defc18279aaac3f1330a9d76fb439d62156244c684aa",
           "duplicates": "bd7729e27a59db2e58f0ac7b8f019fda1ddc8b9d27ec1c09980a66521e4284f6"}
 

@@ -8,7 +8,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 
 from components.anomaly_gate.component import AnomalyGate
-from components.image_example_gen.executor import image_example
+from components.image_example_gen.example_encoding import image_example
 from components.image_example_gen.fingerprints import hash_picture, upright_rgb
 from components.image_example_gen.image_measures import measure
 from components.image_example_gen.validation import decode_for_validation
