@@ -167,14 +167,19 @@ def scaling_table(work: Path, name: str) -> list[str]:
     return lines + [""]
 
 
-def _frame_and_compress(record: bytes) -> bytes:
-    """What the Examples' sink does to one record: TFRecord framing (CRCs), stored gzip."""
+def _record_writer():
+    """What the Examples' sink does to each record: TFRecord framing (CRCs) into one gzip
+    stream of stored blocks (one stream per file, as the sink keeps it open)."""
     from apache_beam.io.tfrecordio import _TFRecordUtil
 
-    buffer = io.BytesIO()
-    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=0) as sink:
+    sink = gzip.GzipFile(fileobj=io.BytesIO(), mode="wb", compresslevel=0)
+
+    def write(record: bytes) -> None:
         _TFRecordUtil.write_record(sink, record)
-    return buffer.getvalue()
+        sink.fileobj.seek(0)  # the bytes themselves are not kept
+        sink.fileobj.truncate()
+
+    return write
 
 
 def breakdown_table(work: Path, name: str) -> list[str]:
@@ -184,7 +189,7 @@ def breakdown_table(work: Path, name: str) -> list[str]:
     import numpy as np
 
     from components.image_example_gen import jpeg_header
-    from components.image_example_gen.example_encoding import image_example
+    from components.image_example_gen.example_encoding import serialized_example
     from components.image_example_gen.fingerprints import (
         fingerprints_of,
         hash_picture,
@@ -203,6 +208,7 @@ def breakdown_table(work: Path, name: str) -> list[str]:
         steps[step] = steps.get(step, 0.0) + time.perf_counter() - started
         return value
 
+    write_record = _record_writer()
     for start in range(0, len(files), CHUNK_SIZE):  # as the ExampleGen does: chunk by chunk
         decoded = []
         for path in files[start:start + CHUNK_SIZE]:
@@ -224,10 +230,9 @@ def breakdown_table(work: Path, name: str) -> list[str]:
         measured = timed("image measures (the chunk's as arrays)", measure_all, pictures,
                          [(info.height, info.width) for _, _, info, _ in decoded], 150)
         for (path, data, info, _), found in zip(decoded, measured, strict=True):
-            example = timed("build the Example", image_example, path.name, "c", 0, data, info,
-                            found)
-            record = timed("serialise", example.SerializeToString)
-            timed("TFRecord framing + gzip (stored)", _frame_and_compress, record)
+            record = timed("build and serialise the Example", serialized_example, path.name,
+                           "c", 0, data, info, found)
+            timed("TFRecord framing + gzip (stored)", write_record, record)
             timed("content hash (sha256)", hashlib.sha256, data)
     per = {step: seconds / len(files) * 1e6 for step, seconds in steps.items()}
     run = example_gen(REPO, SHARED / name, work / f"breakdown-{name}", read_threads=1)

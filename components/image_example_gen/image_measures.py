@@ -2,8 +2,8 @@
 
 No second decode and no second resize: the measures come from the 32 x 32 picture the
 fingerprint is computed from (fingerprints.hash_picture: the validation decode, upright,
-area-resized), and from the header's size. At that size they cost a tenth of the decode
-(measured at 48 px on the short side, they cost as much as the decode; BENCHMARKS.md).
+area-resized), and from the header's size: at that size, and a chunk's pictures at once
+(measure_all), they cost a small share of the decode (BENCHMARKS.md).
 Thresholds were set on the 9,144 real photographs of Caltech-101
 (`../shared/data/caltech101`; docs/data.md shows what each flags there):
 
