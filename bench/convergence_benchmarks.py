@@ -2,6 +2,7 @@
 
     python -m bench.convergence_benchmarks --report FILE [--data caltech101_18,caltech101_3]
         [--modules scratch,augmented,multiclass,transfer] [--rows before,default,course]
+        [--seeds 42,1,7]
 
 For each data set and module, three runs of the whole pipeline side by side: the default
 recipe of commit BEFORE (a 15-epoch cap), today's default (early stopping decides, its cap
@@ -10,6 +11,9 @@ run, the best epoch, what stopped training and the Trainer's seconds. caltech101
 Caltech's own train/ -> test/ of 18 classes; caltech101_3 three classes of caltech101 that
 are not among them (brain, butterfly, menorah: photographs beside drawings and clip art).
 CNNs at 150 px; transfer with the real MobileNetV2 0.35 ImageNet weights at 224 px.
+With several --seeds each row runs once per training seed and reports the mean test accuracy
+and each run's figures (a seeded run of an early-stopped CNN can differ by 15 points from
+the next seed's); BEFORE has no --seed flag, so its rows run at its fixed seed only.
 """
 
 import argparse
@@ -22,6 +26,7 @@ import time
 from pathlib import Path
 
 from bench.common import REPO, SHARED, report_header, report_option
+from components.trainer.hparams import TrainingConfig
 from components.trainer.run_fn import HISTORY_FILE, TRAINING_FILE
 
 # The last landed commit with the 15-epoch default cap. (The table in BENCHMARKS.md was
@@ -34,6 +39,7 @@ TRANSFER = ["--model", "transfer", "--base", "mobilenet_v2", "--alpha", "0.35",
 MODULES = ("scratch", "augmented", "multiclass", "transfer")
 THREE_CLASSES = ("brain", "butterfly", "menorah")
 ROWS = ("before", "default", "course")
+FIXED_SEED = TrainingConfig().seed  # BEFORE's only seed (it has no --seed)
 
 
 def three_classes(work: Path) -> Path:
@@ -73,11 +79,23 @@ def run(tree: Path, output: Path, name: str, args: list[str], before: bool = Fal
             "wall": time.perf_counter() - started}
 
 
-def _cells(result: dict) -> str:
-    if "error" in result:
-        return f"failed: {result['error']} | | | |"
-    return (f"{result['accuracy']:.4f} | {result['epochs']} | {result['best']} | "
-            f"{result['stopped_by']} | {result['trainer']:.0f}")
+def _cells(results: list[dict]) -> str:
+    """The table's cells for one row's runs (one per seed): the mean accuracy first."""
+    failed = [result for result in results if "error" in result]
+    if failed:
+        return f"failed: {failed[0]['error']} | | | |"
+    if len(results) == 1:
+        result = results[0]
+        return (f"{result['accuracy']:.4f} | {result['epochs']} | {result['best']} | "
+                f"{result['stopped_by']} | {result['trainer']:.0f}")
+
+    def each(key: str, form: str = "{}") -> str:
+        return ", ".join(form.format(result[key]) for result in results)
+
+    mean = sum(result["accuracy"] for result in results) / len(results)
+    return (f"{mean:.4f} ({each('accuracy', '{:.3f}')}) | {each('epochs')} | {each('best')} | "
+            f"{', '.join(sorted({result['stopped_by'] for result in results}))} | "
+            f"{each('trainer', '{:.0f}')}")
 
 
 def main() -> None:
@@ -87,6 +105,8 @@ def main() -> None:
     parser.add_argument("--rows", default=",".join(ROWS),
                         help="which of the three runs per module (to re-measure one after a "
                              "change to its code alone)")
+    parser.add_argument("--seeds", default=str(FIXED_SEED),
+                        help="training seeds, comma-separated: each row runs once per seed")
     report_option(parser)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-convergence-"))
@@ -117,8 +137,11 @@ def main() -> None:
                     if row not in args.rows.split(","):
                         continue
                     output = work / ("before-runs" if tree == before else "runs")
-                    result = run(tree, output, name, flags + extra, before=tree == before)
-                    lines.append(f"| {data_name} | {module} | {label} | {_cells(result)} |")
+                    seeds = [int(seed) for seed in args.seeds.split(",")]
+                    results = [run(tree, output, name, flags + extra + (
+                        [] if seed == FIXED_SEED else ["--seed", str(seed)]), before=tree == before)
+                        for seed in ([FIXED_SEED] if tree == before else seeds)]
+                    lines.append(f"| {data_name} | {module} | {label} | {_cells(results)} |")
                     print(lines[-1], flush=True)
                     if args.report:
                         Path(args.report).write_text("\n".join(lines) + "\n")

@@ -22,7 +22,7 @@ from components.trainer.hparams import TrainingConfig
 from components.trainer.models import build_model, resolve_defaults
 from components.trainer.models.classifier import class_probabilities
 from components.trainer.models.transfer import BASE_LAYER, layers_to_unfreeze
-from components.trainer.recipes import RECIPES
+from components.trainer.recipes import RECIPES, SCRATCH_RATE
 from components.trainer.signatures import export_serving_model
 from pipeline.data_tools.demo import CLASSES
 
@@ -37,6 +37,9 @@ def test_each_recipe_fills_what_the_user_left_unset():
     assert (course.optimizer, course.learning_rate, course.early_stopping_patience) == (
         "rmsprop", 1e-4, 3)  # the course notebook's week-2 settings
     assert resolve_defaults(TrainingConfig(model="scratch", recipe="course")).learning_rate == 1e-3
+    # The default trains the scratch CNN (no dropout, no augmentation) at its own lower rate.
+    assert resolve_defaults(TrainingConfig(model="scratch")).learning_rate == SCRATCH_RATE < 1e-3
+    assert resolve_defaults(TrainingConfig(model="scratch", learning_rate=2e-3)).learning_rate == 2e-3
     mine = resolve_defaults(TrainingConfig(model="augmented", learning_rate=3e-3, optimizer="sgd",
                                            early_stopping_patience=9))
     assert (mine.optimizer, mine.learning_rate, mine.early_stopping_patience) == ("sgd", 3e-3, 9)

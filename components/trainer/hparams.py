@@ -141,7 +141,9 @@ class TrainingConfig:
     # counts once, by run_fn (and tuner_fn); None: unweighted.
     class_weights: tuple[float, ...] | None = None
     distribution: str = "default"  # default | mirrored (all local GPUs) | multi_worker_mirrored
-    seed: int = 42
+    seed: int = setting(42, "--seed", "the training's random seed: weight initialisation, "
+                        "shuffling, augmentation (the split has its own)", group=TRAINING,
+                        type=int)
 
     def __post_init__(self) -> None:
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:

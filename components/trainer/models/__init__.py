@@ -77,7 +77,8 @@ def resolve_defaults(config: TrainingConfig) -> TrainingConfig:
     epochs = unset(config.epochs, chosen.epochs)
     return config.replace(
         epochs=epochs,
-        learning_rate=unset(config.learning_rate, chosen.learning_rate or module.learning_rate),
+        learning_rate=unset(config.learning_rate,
+                            chosen.learning_rate_for(config.model) or module.learning_rate),
         optimizer=unset(config.optimizer, chosen.optimizer),
         early_stopping_patience=unset(config.early_stopping_patience, chosen.patience),
         dropout=unset(config.dropout, module.dropout),
