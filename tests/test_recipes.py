@@ -18,7 +18,7 @@ from components.common.image_spec import ImageSpec
 from components.insights import grad_cam
 from components.insights.figures import INSIGHTS_DIR
 from components.trainer import fitting, input_pipeline
-from components.trainer.hparams import TrainingConfig
+from components.trainer.hparams import OPTIMIZERS, TrainingConfig
 from components.trainer.models import build_model, resolve_defaults
 from components.trainer.models.classifier import class_probabilities
 from components.trainer.models.transfer import BASE_LAYER, layers_to_unfreeze
@@ -62,6 +62,11 @@ def test_each_recipe_fills_what_the_user_left_unset():
     assert resolve_defaults(TrainingConfig(model="transfer", head_epochs=3)).head_epochs == 3
     with pytest.raises(ValueError, match="--recipe"):
         TrainingConfig(recipe="grandma")
+    # An optimizer name the Trainer could not build is an error before the run, not in it.
+    with pytest.raises(ValueError, match="--optimizer 'adamw'"):
+        TrainingConfig(optimizer="adamw")
+    for name in (*OPTIMIZERS, "Nadam"):  # every name the error offers builds
+        assert TrainingConfig(optimizer=name).optimizer == name
 
 
 def _decoded(count: int, seed: int) -> input_pipeline.DecodedImages:

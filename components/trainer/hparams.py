@@ -36,6 +36,26 @@ def _by_recipe(text: str, attribute: str, unset: str = "none") -> str:
     return f"{text} (default: the recipe's: {values})"
 
 
+# What the Trainer's optimizer lookup knows (tf-keras's legacy optimizers, _check_optimizer).
+OPTIMIZERS = ("adam", "rmsprop", "sgd", "nadam", "adamax", "adagrad", "adadelta", "ftrl")
+
+
+def _check_optimizer(name: str) -> None:
+    """A clear error now for a name the Trainer's optimizer lookup would reject mid-run.
+
+    The Trainer builds the optimizer from a config with a learning rate, for which tf-keras
+    looks the name up among its legacy optimizers (OPTIMIZERS): so `adamw` is unknown there
+    although tf-keras has an AdamW.
+    """
+    import tf_keras as keras  # here: settings are read where TensorFlow is not yet imported
+
+    try:
+        keras.optimizers.get({"class_name": name, "config": {"learning_rate": 1e-3}})
+    except ValueError:
+        raise ValueError(f"--optimizer {name!r}: not one of tf-keras's optimizers "
+                         f"({', '.join(OPTIMIZERS)})") from None
+
+
 @dataclasses.dataclass(frozen=True)
 class Augmentation:
     """Random augmentation of training images, with the course's ImageDataGenerator meanings.
@@ -81,7 +101,8 @@ class TrainingConfig:
         None, "--learning-rate", "default: the recipe's (course: the module's course rate, "
         "1e-3, or 1e-4 for augmented and transfer)", group=TRAINING, type=float)
     optimizer: str | None = setting(
-        None, "--optimizer", lambda: _by_recipe("any tf-keras optimizer name", "optimizer"),
+        None, "--optimizer", lambda: _by_recipe("a tf-keras optimizer: " + ", ".join(OPTIMIZERS),
+                                          "optimizer"),
         group=TRAINING)
     early_stopping_patience: int | None = setting(
         None, "--patience", lambda: _by_recipe("early stopping: epochs without a better "
@@ -154,6 +175,8 @@ class TrainingConfig:
             if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{flag} must be at least 1")
         parse_size(self.cache_memory)
+        if self.optimizer is not None:
+            _check_optimizer(self.optimizer)
 
     def to_custom_config(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
