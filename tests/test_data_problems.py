@@ -19,6 +19,7 @@ from components.image_example_gen.image_measures import KINDS
 from components.trainer.hparams import TrainingConfig
 
 PER_CLASS = 100
+PRETRAINING_PER_CLASS = 80
 # 5 % of the labels flipped: every 20th picture of each class filed under the other one.
 FLIPS = tuple(f"circle/c_{i:03d}.png" for i in range(3, PER_CLASS, 20)) + tuple(
     f"square/s_{i:03d}.png" for i in range(8, PER_CLASS, 20))
@@ -60,13 +61,15 @@ def _shapes(root, count: int, seed: int, flips=()) -> None:
 
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory):
-    """A small pretrained base: MobileNetV2 0.35 at 32 px, trained for 20 short epochs on other
-    pictures of the two classes (a randomly initialised Keras application's pooled features
-    are all but zero), its weights written as `--weights` takes them."""
+    """A small pretrained base: MobileNetV2 0.35 at 32 px, trained for 20 short epochs on 80
+    other pictures of each class (a randomly initialised Keras application's pooled features
+    are all but zero), its weights written as `--weights` takes them. With 40 of each, CPU
+    training's run-to-run noise left the flips 8 of the top 10 on some runs (3 seeds of 5);
+    with 80, 10 of 10 on all five."""
     import tf_keras as keras
 
     root = tmp_path_factory.mktemp("pretraining")
-    _shapes(root, 40, seed=11)
+    _shapes(root, PRETRAINING_PER_CLASS, seed=11)
     images, labels = [], []
     for label, shape in enumerate(("circle", "square")):
         for path in sorted((root / shape).glob("*.png")):
@@ -133,7 +136,12 @@ def test_planted_label_flips_rank_first_in_inspect_and_in_the_runs_label_issues(
     found = summary["label_issues"]
     assert found["count"] == len(issues) and found["fraction"] == round(len(issues) / (2 * PER_CLASS), 4)
     written = json.loads(Path(found["report"]).read_text())["label_issues"]
-    assert [i["path"] for i in written] == [i["path"] for i in issues]  # the same review
+    # The same review: the same images, their scores equal to within float noise (the
+    # run reads its images in other batches, and the solver's tolerance can swap two flips
+    # whose scores differ by 2e-4).
+    assert {i["path"] for i in written} == {i["path"] for i in issues}
+    given = {i["path"]: i["score"] for i in issues}
+    assert all(abs(i["score"] - given[i["path"]]) <= 0.002 for i in written)
     report = (tmp_path / "runs" / "flips" / "report.html").read_text()
     assert "label_issues.png" in report and "Likely label errors" in report
 
