@@ -4,21 +4,31 @@ A chunk's fingerprints and measures, computed as arrays, are what OpenCV gives p
 picture: the reference below is the per-picture code the ExampleGen ran before it batched
 them (one cvtColor, resize, calcHist, meanStdDev, Laplacian ... per picture), on pictures
 of every kind the measures flag (smooth, noisy, constant, grey, dark, washed out). The
-Example with hand-encoded measure features is the one the protobuf API builds."""
+Example with hand-encoded measure features is the one the protobuf API builds. A chunk's
+validation decode (the JPEGs of a DCT scale in one graph call) gives each image the pixels
+and the verdict of one eager decode of it alone."""
 
 import hashlib
+import io
 import math
 
 import cv2
 import numpy as np
 import pytest
 import tensorflow as tf
+from PIL import Image
 
 from components.common import features
 from components.image_example_gen import fingerprints, image_measures
 from components.image_example_gen.example_encoding import serialized_example
 from components.image_example_gen.image_measures import Measures
-from components.image_example_gen.validation import ImageInfo
+from components.image_example_gen.validation import (
+    MIN_VALIDATION_SIDE,
+    ImageInfo,
+    InvalidImage,
+    decode_all_for_validation,
+)
+from components.transform.preprocessing import JPEG_SCALES
 
 
 def _pictures(count=320) -> np.ndarray:
@@ -120,3 +130,35 @@ def test_the_encoded_example_is_the_one_the_protobuf_api_builds():
     unmeasured = tf.train.Example.FromString(serialized_example(
         "a.jpg", "cat", 3, data, info, image_measures.NOT_MEASURED))
     assert not set(features.MEASURE_FEATURES) & set(unmeasured.features.feature)
+
+
+def _encoded(size, mode="RGB", image_format="JPEG", seed=0) -> bytes:
+    rng = np.random.default_rng(seed)
+    pixels = rng.integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(cv2.GaussianBlur(pixels, (9, 9), 4)).convert(mode).save(buffer, image_format)
+    return buffer.getvalue()
+
+
+def test_a_chunks_validation_decode_is_each_images_eager_decode_alone():
+    # JPEGs at every DCT scale (two of each, so each scale is a graph call), grey and CMYK,
+    # a PNG, and bad files inside the groups: a truncated JPEG beside good ones of its scale.
+    good = [_encoded(size, seed=i) for i, size in enumerate(
+        [(40, 30), (45, 33), (80, 70), (90, 64), (150, 130), (140, 200), (300, 260), (400, 290)])]
+    chunk = [*good, _encoded((120, 90), "L"), _encoded((100, 100), "CMYK"),
+             _encoded((64, 48), image_format="PNG"), good[6][:len(good[6]) // 2], b"",
+             b"not an image", good[4][:-300]]
+    found = decode_all_for_validation(chunk)
+    for data, result in zip(chunk, found, strict=True):
+        alone = decode_all_for_validation([data])[0]  # a group of one: eager
+        if isinstance(alone, InvalidImage):
+            assert isinstance(result, InvalidImage) and str(result) == str(alone)
+            continue
+        (info, pixels), (alone_info, alone_pixels) = result, alone
+        assert info == alone_info and np.array_equal(pixels, alone_pixels)
+        if info.format == "jpeg":  # and what TensorFlow's eager decoder gives at that scale
+            ratio = next((r for r in JPEG_SCALES
+                          if min(info.height, info.width) >= r * MIN_VALIDATION_SIDE), 1)
+            assert np.array_equal(pixels, tf.io.decode_jpeg(data, channels=0, ratio=ratio))
+    verdicts = [isinstance(result, InvalidImage) for result in found]
+    assert verdicts == [False] * 11 + [True] * 4

@@ -50,7 +50,12 @@ from components.image_example_gen.ingest import (
 )
 from components.image_example_gen.layout import SPAN_TAGS
 from components.image_example_gen.options import IngestOptions
-from components.image_example_gen.part_files import WritePartFiles, read_part_file
+from components.image_example_gen.part_files import (
+    WritePartFiles,
+    read_listing,
+    read_part_file,
+    write_listing,
+)
 from components.image_example_gen.plan import (
     EmptyDataError,
     IngestPlan,
@@ -66,6 +71,7 @@ _IMAGE_ISSUES = "image_issues"
 _SIGNATURES = "signatures"
 _PARTS_DIR = ".parts"
 _REPORTS_PART = "reports.json"
+_LISTING_PART = "listing.pickle"
 _SHUFFLE_SEED = 0
 
 
@@ -143,7 +149,8 @@ class _ChunkAheadDoFn(beam.DoFn):
 
 
 class _ReadAndFingerprint(_ChunkAheadDoFn):
-    """A chunk of (index, item, input) -> small Ingested records, one chunk of signatures for
+    """A chunk (its number in the listing file: part_files.write_listing) of (index, item,
+    input) -> small Ingested records, one chunk of signatures for
     the duplicate search, and quarantine records with the reason; the Examples of images
     whose input has one role, tagged with _first_pass(role).
 
@@ -153,11 +160,21 @@ class _ReadAndFingerprint(_ChunkAheadDoFn):
     once per image.
     """
 
-    def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
+    def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions,
+                 listing_path: str):
         super().__init__(input_base, label_ids, options)
+        self._listing_path = listing_path
+        self._listing: list | None = None
         self._fixed_roles = fixed_roles(options.shares_by_input())
         self._read = beam.metrics.Metrics.counter("visionpipe", "images_read")
         self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
+
+    def setup(self) -> None:
+        super().setup()
+        self._listing = read_listing(self._listing_path)
+
+    def process(self, chunk_number: int, *side_inputs):
+        yield from super().process(self._listing[chunk_number], *side_inputs)
 
     def _work(self, chunk: list[tuple[int, sources.Item, str]]
               ) -> list[tuple[Fingerprinted | Quarantined, bytes | None]]:
@@ -258,11 +275,15 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         (the module doc's three steps); returns the Examples written per split and class."""
         label_ids, input_base = plan.label_ids, plan.input_base
         pipeline = self._make_beam_pipeline()
+        chunks = _chunks(plan.entries)
+        listing_path = os.path.join(parts_dir, _LISTING_PART)
+        write_listing(listing_path, chunks)
         read = (
             pipeline
             # Create reshuffles its elements, so the chunks spread over workers.
-            | "ListFiles" >> beam.Create(_chunks(plan.entries))
-            | "ReadAndFingerprint" >> beam.ParDo(_ReadAndFingerprint(input_base, label_ids, options))
+            | "ListFiles" >> beam.Create(range(len(chunks)))
+            | "ReadAndFingerprint" >> beam.ParDo(_ReadAndFingerprint(input_base, label_ids, options,
+                                                                     listing_path))
             .with_outputs(_QUARANTINE, _SIGNATURES, _IMAGE_ISSUES,
                           *map(_first_pass, plan.first_pass_roles),
                           main="records")

@@ -18,7 +18,7 @@ from components.image_example_gen import sources
 from components.image_example_gen.duplicates import Member
 from components.image_example_gen.fingerprints import fingerprints_of, hash_picture, upright_rgb
 from components.image_example_gen.image_measures import NOT_MEASURED, Measures, measure_all
-from components.image_example_gen.validation import ImageInfo, InvalidImage, decode_for_validation
+from components.image_example_gen.validation import ImageInfo, InvalidImage, decode_all_for_validation
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,15 +67,33 @@ class _Decoded:
     picture: np.ndarray
 
 
-def _read_and_decode(source: sources.Source, input_base: str, item: sources.Item,
-                     image_shape: tuple[int, int, int], max_pixels: int) -> _Decoded | Quarantined:
+def _read(source: sources.Source, input_base: str, item: sources.Item,
+          image_shape: tuple[int, int, int]) -> bytes | Quarantined:
     try:
-        data = source.read(input_base, item, image_shape)
-        info, pixels = decode_for_validation(data, max_pixels)
-    except (InvalidImage, sources.UnreadableItem, OSError, tf.errors.OpError) as error:
-        reason = error.message if isinstance(error, tf.errors.OpError) else str(error)
-        return Quarantined(item.id, reason)
-    return _Decoded(data, info, hash_picture(upright_rgb(pixels, info.orientation)))
+        return source.read(input_base, item, image_shape)
+    except (sources.UnreadableItem, OSError, tf.errors.OpError) as error:
+        return Quarantined(item.id, error.message if isinstance(error, tf.errors.OpError)
+                           else str(error))
+
+
+def _read_and_decode(source: sources.Source, input_base: str,
+                     items: Sequence[sources.Item], image_shape: tuple[int, int, int],
+                     max_pixels: int) -> list[_Decoded | Quarantined]:
+    """Each item read, then the chunk validated in one call (decode_all_for_validation:
+    the JPEGs of a DCT scale in one graph call)."""
+    read = [_read(source, input_base, item, image_shape) for item in items]
+    readable = [data for data in read if not isinstance(data, Quarantined)]
+    decoded = iter(decode_all_for_validation(readable, max_pixels))
+    results: list[_Decoded | Quarantined] = []
+    for item, data in zip(items, read, strict=True):
+        found = data if isinstance(data, Quarantined) else next(decoded)
+        if isinstance(found, InvalidImage):
+            found = Quarantined(item.id, str(found))
+        elif not isinstance(found, Quarantined):
+            info, pixels = found
+            found = _Decoded(data, info, hash_picture(upright_rgb(pixels, info.orientation)))
+        results.append(found)
+    return results
 
 
 def ingest_chunk(source: sources.Source, input_base: str,
@@ -85,10 +103,10 @@ def ingest_chunk(source: sources.Source, input_base: str,
     """Each (index, item, input name) read, validated, fingerprinted and measured, or why it
     is quarantined, in the order given. model_side: the model's input short side, which
     says what is tiny (0: unknown); measured=False skips the image measures (a benchmark's
-    switch). Each image is read and decoded alone; the chunk's hash pictures are then
-    fingerprinted and measured together, as arrays."""
-    decoded = [_read_and_decode(source, input_base, item, image_shape, max_pixels)
-               for _, item, _ in entries]
+    switch). The chunk's images are read, then validated together (one graph call per DCT
+    scale), and their hash pictures fingerprinted and measured together, as arrays."""
+    decoded = _read_and_decode(source, input_base, [item for _, item, _ in entries],
+                               image_shape, max_pixels)
     valid = [(entry, found) for entry, found in zip(entries, decoded, strict=True)
              if isinstance(found, _Decoded)]
     if not valid:
