@@ -197,7 +197,7 @@ def breakdown_table(work: Path, name: str) -> list[str]:
     )
     from components.image_example_gen.image_measures import measure_all
     from components.image_example_gen.ingest import CHUNK_SIZE
-    from components.image_example_gen.validation import decode_for_validation
+    from components.image_example_gen.validation import decode_all_for_validation
 
     files = image_files(SHARED / name)
     steps: dict[str, float] = {}
@@ -210,15 +210,17 @@ def breakdown_table(work: Path, name: str) -> list[str]:
 
     write_record = _record_writer()
     for start in range(0, len(files), CHUNK_SIZE):  # as the ExampleGen does: chunk by chunk
-        decoded = []
-        for path in files[start:start + CHUNK_SIZE]:
-            data = timed("read the file", path.read_bytes)
+        paths = files[start:start + CHUNK_SIZE]
+        datas = [timed("read the file", path.read_bytes) for path in paths]
+        for data in datas:
             timed("header (size, EXIF)", jpeg_header.read, data)
-            try:
-                info, pixels = timed("validation decode (incl. header)", decode_for_validation,
-                                     data)
-            except ValueError:
+        found = timed("validation decode (the chunk's JPEGs in one graph call per scale; "
+                      "incl. header)", decode_all_for_validation, datas)
+        decoded = []
+        for path, data, result in zip(paths, datas, found, strict=True):
+            if isinstance(result, ValueError):
                 continue
+            info, pixels = result
             rgb = timed("upright + 32 x 32 picture", upright_rgb, pixels, info.orientation)
             decoded.append((path, data, info, timed("upright + 32 x 32 picture", hash_picture,
                                                     rgb)))
