@@ -149,10 +149,10 @@ class _ChunkAheadDoFn(beam.DoFn):
 
 
 class _ReadAndFingerprint(_ChunkAheadDoFn):
-    """A chunk (its number in the listing file: part_files.write_listing) of (index, item,
-    input) -> small Ingested records, one chunk of signatures for
-    the duplicate search, and quarantine records with the reason; the Examples of images
-    whose input has one role, tagged with _first_pass(role).
+    """A chunk of (index, item, input), given by its number in the listing file
+    (part_files.write_listing) -> small Ingested records, one chunk of signatures for the
+    duplicate search, and quarantine records with the reason; the Examples of images whose
+    input has one role, tagged with _first_pass(role).
 
     Chunks, not single items: the pool works on chunks side by side (TensorFlow's decoder
     releases the GIL), a chunk's pictures are fingerprinted and measured as arrays

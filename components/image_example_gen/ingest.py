@@ -86,13 +86,15 @@ def _read_and_decode(source: sources.Source, input_base: str,
     decoded = iter(decode_all_for_validation(readable, max_pixels))
     results: list[_Decoded | Quarantined] = []
     for item, data in zip(items, read, strict=True):
-        found = data if isinstance(data, Quarantined) else next(decoded)
+        if isinstance(data, Quarantined):
+            results.append(data)
+            continue
+        found = next(decoded)
         if isinstance(found, InvalidImage):
-            found = Quarantined(item.id, str(found))
-        elif not isinstance(found, Quarantined):
-            info, pixels = found
-            found = _Decoded(data, info, hash_picture(upright_rgb(pixels, info.orientation)))
-        results.append(found)
+            results.append(Quarantined(item.id, str(found)))
+            continue
+        info, pixels = found
+        results.append(_Decoded(data, info, hash_picture(upright_rgb(pixels, info.orientation))))
     return results
 
 
