@@ -2,7 +2,7 @@
 
     python -m bench.convergence_benchmarks --report FILE [--data caltech101_18,caltech101_3]
         [--modules scratch,augmented,multiclass,transfer] [--rows before,default,course]
-        [--seeds 42,1,7]
+        [--seeds 42,1,7] [--seeded-modules scratch]
 
 For each data set and module, three runs of the whole pipeline side by side: the default
 recipe of commit BEFORE (a 15-epoch cap), today's default (early stopping decides, its cap
@@ -13,7 +13,8 @@ are not among them (brain, butterfly, menorah: photographs beside drawings and c
 CNNs at 150 px; transfer with the real MobileNetV2 0.35 ImageNet weights at 224 px.
 With several --seeds each row runs once per training seed and reports the mean test accuracy
 and each run's figures (a seeded run of an early-stopped CNN can differ by 15 points from
-the next seed's); BEFORE has no --seed flag, so its rows run at its fixed seed only.
+the next seed's); --seeded-modules limits that to some modules (the others run at the
+fixed seed). BEFORE has no --seed flag, so its rows run at its fixed seed only.
 """
 
 import argparse
@@ -107,6 +108,9 @@ def main() -> None:
                              "change to its code alone)")
     parser.add_argument("--seeds", default=str(FIXED_SEED),
                         help="training seeds, comma-separated: each row runs once per seed")
+    parser.add_argument("--seeded-modules", default=",".join(MODULES),
+                        help="the modules whose rows run once per --seeds seed (the others at "
+                             f"the fixed seed {FIXED_SEED})")
     report_option(parser)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-convergence-"))
@@ -137,7 +141,8 @@ def main() -> None:
                     if row not in args.rows.split(","):
                         continue
                     output = work / ("before-runs" if tree == before else "runs")
-                    seeds = [int(seed) for seed in args.seeds.split(",")]
+                    seeds = ([int(seed) for seed in args.seeds.split(",")]
+                             if module in args.seeded_modules.split(",") else [FIXED_SEED])
                     results = [run(tree, output, name, flags + extra + (
                         [] if seed == FIXED_SEED else ["--seed", str(seed)]), before=tree == before)
                         for seed in ([FIXED_SEED] if tree == before else seeds)]
