@@ -1,13 +1,14 @@
 """Training to convergence (issue 32): every module, before and after, on real photos; one run.
 
     python -m bench.convergence_benchmarks --report FILE [--data caltech101_18,caltech101_3]
-        [--modules scratch,augmented,multiclass,transfer] [--rows before,default,course]
+        [--modules scratch,augmented,multiclass,transfer] [--rows before,default,course,cosine]
         [--seeds 42,1,7] [--seeded-modules scratch]
 
 For each data set and module, three runs of the whole pipeline side by side: the default
 recipe of commit BEFORE (a 15-epoch cap), today's default (early stopping decides, its cap
-far above) and today's `--recipe course` (the notebooks' 15 epochs): test accuracy, epochs
-run, the best epoch, what stopped training and the Trainer's seconds. caltech101_18 is
+far above), today's `--recipe course` (the notebooks' 15 epochs) and today's default with
+`--schedule cosine` in place of its plateau schedule: test accuracy, epochs run, the best
+epoch, what stopped training and the Trainer's seconds. caltech101_18 is
 Caltech's own train/ -> test/ of 18 classes; caltech101_3 three classes of caltech101 that
 are not among them (brain, butterfly, menorah: photographs beside drawings and clip art).
 CNNs at 150 px; transfer with the real MobileNetV2 0.35 ImageNet weights at 224 px.
@@ -39,7 +40,7 @@ TRANSFER = ["--model", "transfer", "--base", "mobilenet_v2", "--alpha", "0.35",
             "--weights", str(WEIGHTS), "--image-size", "224"]
 MODULES = ("scratch", "augmented", "multiclass", "transfer")
 THREE_CLASSES = ("brain", "butterfly", "menorah")
-ROWS = ("before", "default", "course")
+ROWS = ("before", "default", "course", "cosine")
 FIXED_SEED = TrainingConfig().seed  # BEFORE's only seed (it has no --seed)
 
 
@@ -137,7 +138,8 @@ def main() -> None:
                 for row, label, tree, extra in (
                         ("before", f"default, before ({BEFORE})", before, []),
                         ("default", "default, now", now, []),
-                        ("course", "course, now", now, ["--recipe", "course"])):
+                        ("course", "course, now", now, ["--recipe", "course"]),
+                        ("cosine", "default, cosine schedule", now, ["--schedule", "cosine"])):
                     if row not in args.rows.split(","):
                         continue
                     output = work / ("before-runs" if tree == before else "runs")

@@ -16,8 +16,9 @@ from PIL import Image
 
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import resolve_defaults
-from components.trainer.recipes import COURSE, DEFAULT_EPOCH_CAP
-from components.trainer.stopping import EARLY_STOPPING, EPOCH_CAP, Stop, Warmup, warmup_epochs
+from components.trainer.recipes import COSINE, COURSE, DEFAULT_EPOCH_CAP
+from components.trainer.schedules import MIN_RATE, Warmup, schedule_callbacks, warmup_epochs
+from components.trainer.stopping import EARLY_STOPPING, EPOCH_CAP, Stop
 
 RUN = ["--image-size", "32", "--min-accuracy", "0", "--min-class-recall", "0", "--no-baseline"]
 
@@ -37,19 +38,24 @@ def test_the_stop_line_says_why():
     assert early.line() == "stopped: no better validation loss for 6 epochs; best epoch 23 of 29"
 
 
-def _rates(warmup: float, epochs: int, steps_known: bool) -> list[float]:
-    """The learning rate each epoch of a fit ends with, under Warmup(warmup)."""
+def _rates(warmup: float, epochs: int, steps_known: bool, schedule: list | None = None,
+           initial_epoch: int = 0) -> list[float]:
+    """The learning rate each epoch of a fit ends with, under Warmup(warmup) (or the
+    callbacks in schedule)."""
     model = keras.Sequential([keras.layers.Dense(1, input_shape=(2,))])
     model.compile(keras.optimizers.Adam(1e-3), "mse")
     rates = []
     record = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: rates.append(
         float(keras.backend.get_value(model.optimizer.learning_rate))))
     data = (np.zeros((8, 2)), np.zeros((8, 1)))
+    moving = [Warmup(warmup)] if schedule is None else schedule
     if steps_known:
-        model.fit(*data, batch_size=2, epochs=epochs, verbose=0, callbacks=[Warmup(warmup), record])
+        model.fit(*data, batch_size=2, epochs=epochs, initial_epoch=initial_epoch, verbose=0,
+                  callbacks=[*moving, record])
     else:  # filtered: Keras does not know an epoch's length, as with our decoded splits
         batches = tf.data.Dataset.from_tensor_slices(data).batch(2).filter(lambda x, y: True)
-        model.fit(batches, epochs=epochs, verbose=0, callbacks=[Warmup(warmup), record])
+        model.fit(batches, epochs=epochs, initial_epoch=initial_epoch, verbose=0,
+                  callbacks=[*moving, record])
     return rates
 
 
@@ -61,6 +67,18 @@ def test_the_warm_up_reaches_the_recipes_rate_and_a_short_run_keeps_most_of_its_
     assert warmup_epochs(2, 100) == 2 and warmup_epochs(2, 3) == pytest.approx(0.3)
     # --epochs 3: at most a tenth of the cap warms up; by the second epoch the full rate.
     assert _rates(warmup_epochs(2, 3), 3, steps_known)[1:] == [pytest.approx(1e-3)] * 2
+
+
+@pytest.mark.parametrize("steps_known", [True, False])
+def test_cosine_warms_up_then_comes_down_to_the_floor_at_the_cap(steps_known):
+    rates = _rates(0, 12, steps_known, schedule_callbacks(COSINE, 2, 0, 12))
+    assert rates[0] < 1e-3 and rates[2] == pytest.approx(1e-3)  # warmed up by epoch 3
+    assert all(later < earlier for earlier, later in zip(rates[2:], rates[3:]))
+    assert rates[7] == pytest.approx(MIN_RATE + (1e-3 - MIN_RATE) / 2)  # halfway: half the rate
+    assert rates[-1] < 0.03 * 1e-3  # the last epoch near the floor
+    # Fine-tuning's phase starts at a later epoch (and has no warm-up): its own half cosine.
+    tuned = _rates(0, 15, steps_known, schedule_callbacks(COSINE, 0, 10, 15), initial_epoch=10)
+    assert tuned[0] == pytest.approx(1e-3) and tuned[-1] < tuned[0] / 10
 
 
 def _colours(root, per_class: int = 60):

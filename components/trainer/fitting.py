@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
-import math
 import time
 from collections.abc import Callable, Iterator
 
@@ -25,7 +24,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from components.trainer import decode_cache, input_pipeline, stopping
+from components.trainer import decode_cache, input_pipeline, schedules, stopping
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import TrainerModule, trainer_module
 from components.trainer.models.classifier import compile_classifier
@@ -54,22 +53,19 @@ CAP_FLAGS = {"": "--epochs", "head ": "--head-epochs", "fine-tune ": "--fine-tun
 
 
 def callbacks(config: TrainingConfig, log_dir: str, epochs: int, stops: list[stopping.Stop],
-              phase: str = "", warmup: bool = True) -> list[keras.callbacks.Callback]:
+              phase: str = "", warmup: bool = True,
+              initial_epoch: int = 0) -> list[keras.callbacks.Callback]:
     """Early stopping (best weights restored; better means lower by more than the recipe's
     min_delta) and why the phase stopped (into stops), the recipe's warm-up (when warmup)
-    and plateau schedule (counted from the warm-up's end), TensorBoard, progress lines."""
+    and the config's schedule over the phase's epochs (initial_epoch to epochs),
+    TensorBoard, progress lines."""
     chosen = recipe(config.recipe)
     early = keras.callbacks.EarlyStopping(monitor="val_loss",
                                           patience=config.early_stopping_patience,
                                           min_delta=chosen.min_delta, restore_best_weights=True)
     found = [early, stopping.StopRecorder(early, stops, phase, CAP_FLAGS.get(phase, "--epochs"))]
-    warmup_epochs = stopping.warmup_epochs(chosen.warmup_epochs, epochs) if warmup else 0
-    if warmup_epochs:
-        found.append(stopping.Warmup(warmup_epochs))
-    if chosen.plateau_factor:
-        found.append(stopping.PlateauAfterWarmup(
-            math.ceil(warmup_epochs), monitor="val_loss", factor=chosen.plateau_factor,
-            patience=chosen.plateau_patience, min_lr=1e-6, verbose=0))
+    found += schedules.schedule_callbacks(config.schedule, chosen.warmup_epochs if warmup else 0,
+                                          initial_epoch, epochs)
     return found + [keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
                     EpochLogger(epochs, phase)]
 
@@ -182,7 +178,7 @@ class _Features:
                                epochs=epochs, initial_epoch=initial_epoch, verbose=0,
                                class_weight=keras_class_weight(config),
                                callbacks=callbacks(config, log_dir, epochs, stops, phase,
-                                                   warmup)).history
+                                                   warmup, initial_epoch)).history
 
     def score(self, config: TrainingConfig) -> tuple[float, float]:
         """(accuracy, -loss) on the validation split: larger is better, accuracy first."""
@@ -234,7 +230,7 @@ def _end_to_end(model: keras.Model, train: Batches, evaluation: Batches, config:
                      initial_epoch=initial_epoch, steps_per_epoch=steps_per_epoch, verbose=0,
                      class_weight=keras_class_weight(config),
                      callbacks=callbacks(config, log_dir, epochs, stops, phase,
-                                         warmup)).history
+                                         warmup, initial_epoch)).history
 
 
 def _validation_score(model: keras.Model, evaluation: Batches,

@@ -30,6 +30,11 @@ from __future__ import annotations
 import dataclasses
 
 COURSE, DEFAULT = "course", "default"
+# The learning rate after the warm-up (schedules.py builds them; named here, where no
+# TensorFlow is imported, for the command line's choices).
+CONSTANT, PLATEAU, COSINE = "constant", "plateau", "cosine"
+SCHEDULES = (CONSTANT, PLATEAU, COSINE)
+
 # The default's cap, well above where its modules stopped on real photos (early stopping
 # decides: BENCHMARKS.md, "Training to convergence"): a bound for a run that never settles.
 DEFAULT_EPOCH_CAP = 100
@@ -47,14 +52,13 @@ class Recipe:
     optimizer: str
     learning_rate: float | None  # None: the trainer module's course rate
     patience: int
-    plateau_factor: float | None  # multiply the rate by this when validation loss stalls
-    plateau_patience: int
+    schedule: str  # the rate after the warm-up (schedules.py): constant, plateau or cosine
     fine_tune_layers: float  # for a pretrained base: top N layers (or a fraction) unfrozen
     fine_tune_epochs: int
     bottleneck: bool  # phase one on the frozen base's features, computed once
     head_epochs: int | None  # phase one's cap on those features; None: --epochs
     epochs: int  # the cap when --epochs is not given
-    warmup_epochs: float  # the learning rate's linear warm-up (stopping.Warmup); 0: none
+    warmup_epochs: float  # the learning rate's linear warm-up (schedules.Warmup); 0: none
     # A validation loss lower by at most this is no better (early stopping): at the rate's
     # floor, or on frozen features, it creeps down by crumbs for a hundred epochs.
     min_delta: float
@@ -67,12 +71,12 @@ class Recipe:
 
 
 RECIPES: dict[str, Recipe] = {
-    COURSE: Recipe(optimizer="rmsprop", learning_rate=None, patience=3, plateau_factor=None,
-                   plateau_patience=0, fine_tune_layers=0, fine_tune_epochs=0, bottleneck=False,
+    COURSE: Recipe(optimizer="rmsprop", learning_rate=None, patience=3, schedule=CONSTANT,
+                   fine_tune_layers=0, fine_tune_epochs=0, bottleneck=False,
                    head_epochs=None, epochs=15, warmup_epochs=0,
                    min_delta=0.0),
-    DEFAULT: Recipe(optimizer="adam", learning_rate=1e-3, patience=10, plateau_factor=0.2,
-                    plateau_patience=3, fine_tune_layers=0.2, fine_tune_epochs=30,
+    DEFAULT: Recipe(optimizer="adam", learning_rate=1e-3, patience=10, schedule=PLATEAU,
+                    fine_tune_layers=0.2, fine_tune_epochs=30,
                     bottleneck=True, head_epochs=100, epochs=DEFAULT_EPOCH_CAP, warmup_epochs=2,
                     min_delta=1e-3, module_learning_rates=(("scratch", SCRATCH_RATE),)),
 }

@@ -126,9 +126,9 @@ def _train_and_describe(config: TrainingConfig, image: ImageSpec, class_names: l
     with strategy.scope():
         model = build_model(config, image, len(class_names))
     progress.info(
-        "training %s (recipe %s: %s at %g, patience %d) on %d classes for up to %d epochs%s",
-        config.model, config.recipe, config.optimizer, config.learning_rate,
-        config.early_stopping_patience, len(class_names), config.epochs,
+        "training %s (recipe %s: %s at %g, %s schedule, patience %d) on %d classes for up to "
+        "%d epochs%s", config.model, config.recipe, config.optimizer, config.learning_rate,
+        config.schedule, config.early_stopping_patience, len(class_names), config.epochs,
         " on augmented images" if augment else "",
     )
     started = time.perf_counter()

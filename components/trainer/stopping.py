@@ -1,5 +1,5 @@
-"""When training ends and why: early stopping decides, the epoch cap only bounds it; the
-default recipe's warm-up; and the line that says which of the two ended each phase.
+"""When training ends and why: early stopping decides, the epoch cap only bounds it; and
+the line that says which of the two ended each phase (the rate's schedule: schedules.py).
 
 Each fit (a phase) gets an EarlyStopping (best weights restored) and a StopRecorder that,
 when the fit ends, records a Stop: early stopping, or the cap; the best epoch (by
@@ -67,72 +67,6 @@ class StopRecorder(keras.callbacks.Callback):
         best = early.best_epoch + 1 if self._last_epoch else 0
         self._stops.append(Stop(self._phase, stopped, best, self._last_epoch, early.patience,
                                 self._cap_flag))
-
-
-class Warmup(keras.callbacks.Callback):
-    """The learning rate raised linearly from a tenth to its value over the first `epochs`
-    epochs, batch by batch (epoch by epoch when the epoch's length is unknown).
-
-    Why: at Adam's 1e-3 from a random start, the first large gradients can kill ReLUs and
-    stall a CNN near chance for epochs (multiclass on caltech101_18 did; BENCHMARKS.md,
-    "Training to convergence"); after the warm-up the plateau schedule takes over.
-    """
-
-    START = 0.1  # the first step's rate, as a fraction of the recipe's
-
-    def __init__(self, epochs: float):
-        super().__init__()
-        self._epochs = epochs
-        self._target = 0.0
-        self._steps = 0
-        self._step = 0
-
-    def on_train_begin(self, logs=None):
-        self._target = float(keras.backend.get_value(self.model.optimizer.learning_rate))
-        per_epoch = self.params.get("steps") or 0
-        self._steps = round(self._epochs * per_epoch)
-
-    def _set(self, fraction: float) -> None:
-        rate = self._target * (self.START + (1 - self.START) * min(1.0, fraction))
-        keras.backend.set_value(self.model.optimizer.learning_rate, rate)
-
-    def on_train_batch_begin(self, batch, logs=None):
-        if self._steps and self._step <= self._steps:
-            self._set(self._step / self._steps)
-            self._step += 1
-
-    def on_epoch_begin(self, epoch, logs=None):
-        # Epoch by epoch, the last set rate stays: so the first epoch at or past the warm-up
-        # sets the full rate. A warm-up shorter than one epoch has no epoch to happen in.
-        if not self._steps and self._epochs >= 1 and (epoch - 1) < self._epochs:
-            self._set(epoch / self._epochs)
-
-
-class PlateauAfterWarmup(keras.callbacks.ReduceLROnPlateau):
-    """ReduceLROnPlateau that starts counting when the warm-up has ended: a validation loss
-    that does not improve while the rate is still rising is no plateau (multiclass on
-    caltech101_3 had its rate cut the epoch the warm-up ended, and stalled)."""
-
-    def __init__(self, warmup_epochs: int, **kwargs):
-        super().__init__(**kwargs)
-        self._warmup_epochs = warmup_epochs
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch + 1 > self._warmup_epochs:
-            super().on_epoch_end(epoch, logs)
-        else:  # the lr in the logs, as the parent would add it
-            (logs if logs is not None else {})["lr"] = keras.backend.get_value(
-                self.model.optimizer.lr)
-
-
-# The warm-up's share of a phase's cap at most: a short run (--epochs 3) still trains at the
-# recipe's rate for most of its epochs.
-WARMUP_SHARE_OF_CAP = 0.1
-
-
-def warmup_epochs(recipe_warmup: float, cap: int) -> float:
-    """The recipe's warm-up, bounded by WARMUP_SHARE_OF_CAP of the phase's epoch cap."""
-    return min(recipe_warmup, WARMUP_SHARE_OF_CAP * cap)
 
 
 def main_stop(stops: list[Stop], kept_phase: str | None = None) -> Stop | None:

@@ -81,6 +81,7 @@ def resolve_defaults(config: TrainingConfig) -> TrainingConfig:
                             chosen.learning_rate_for(config.model) or module.learning_rate),
         optimizer=unset(config.optimizer, chosen.optimizer),
         early_stopping_patience=unset(config.early_stopping_patience, chosen.patience),
+        schedule=unset(config.schedule, chosen.schedule),
         dropout=unset(config.dropout, module.dropout),
         augment=unset(config.augment, module.augment_by_default),
         fine_tune_layers=unset(config.fine_tune_layers, chosen.fine_tune_layers if has_phase_two else 0),
@@ -91,7 +92,7 @@ def resolve_defaults(config: TrainingConfig) -> TrainingConfig:
 
 def is_resolved(config: TrainingConfig) -> bool:
     return None not in (config.epochs, config.learning_rate, config.dropout, config.augment,
-                        config.optimizer, config.early_stopping_patience,
+                        config.optimizer, config.early_stopping_patience, config.schedule,
                         config.fine_tune_layers, config.fine_tune_epochs, config.head_epochs)
 
 
