@@ -73,7 +73,7 @@ def test_the_warm_up_reaches_the_recipes_rate_and_a_short_run_keeps_most_of_its_
 def test_cosine_warms_up_then_comes_down_to_the_floor_at_the_cap(steps_known):
     rates = _rates(0, 12, steps_known, schedule_callbacks(COSINE, 2, 0, 12))
     assert rates[0] < 1e-3 and rates[2] == pytest.approx(1e-3)  # warmed up by epoch 3
-    assert all(later < earlier for earlier, later in zip(rates[2:], rates[3:]))
+    assert all(later < earlier for earlier, later in zip(rates[2:-1], rates[3:], strict=True))
     assert rates[7] == pytest.approx(MIN_RATE + (1e-3 - MIN_RATE) / 2)  # halfway: half the rate
     assert rates[-1] < 0.03 * 1e-3  # the last epoch near the floor
     # Fine-tuning's phase starts at a later epoch (and has no warm-up): its own half cosine.
