@@ -16,8 +16,8 @@ from PIL import Image
 
 from components.trainer.hparams import TrainingConfig
 from components.trainer.models import resolve_defaults
-from components.trainer.recipes import COSINE, COURSE, DEFAULT_EPOCH_CAP
-from components.trainer.schedules import MIN_RATE, Warmup, schedule_callbacks, warmup_epochs
+from components.trainer.recipes import COSINE, COURSE, DEFAULT_EPOCH_CAP, MIN_RATE
+from components.trainer.schedules import Warmup, schedule_callbacks, warmup_epochs
 from components.trainer.stopping import EARLY_STOPPING, EPOCH_CAP, Stop
 
 RUN = ["--image-size", "32", "--min-accuracy", "0", "--min-class-recall", "0", "--no-baseline"]

@@ -15,7 +15,15 @@ from components.common import class_balance
 from components.common.settings import from_dict, setting
 from components.trainer import catalog
 from components.trainer.cache_memory import parse_size
-from components.trainer.recipes import COURSE, DEFAULT, RECIPES, SCHEDULES
+from components.trainer.recipes import (
+    COURSE,
+    DEFAULT,
+    MIN_RATE,
+    PLATEAU_FACTOR,
+    PLATEAU_PATIENCE,
+    RECIPES,
+    SCHEDULES,
+)
 
 TUNERS = ("random", "bayesian")  # `--tune` choices: KerasTuner's random search or Bayesian
 TUNED_BY_SEARCH = ("learning_rate", "dropout", "batch_size")  # what the Tuner may set (see tuning.py)
@@ -110,9 +118,10 @@ class TrainingConfig:
         group=TRAINING, type=int)
     schedule: str | None = setting(
         None, "--schedule", lambda: _by_recipe(
-            "the learning rate after the recipe's warm-up: constant; plateau (cut x0.2 when "
-            "validation loss has not improved for 3 epochs); cosine (half a cosine down to "
-            "the epoch cap)", "schedule"), group=TRAINING, choices=SCHEDULES)
+            f"the learning rate after the recipe's warm-up: constant; plateau (cut "
+            f"x{PLATEAU_FACTOR:g} when validation loss has not improved for {PLATEAU_PATIENCE} "
+            f"epochs); cosine (half a cosine down to {MIN_RATE:g} at the epoch cap)",
+            "schedule"), group=TRAINING, choices=SCHEDULES)
     mixed_precision: str = setting(
         "auto", "--mixed-precision", "float16 compute, float32 variables and outputs: auto (on "
         "when a GPU is present), on, off", group=TRAINING, choices=("auto", "on", "off"))

@@ -34,6 +34,9 @@ COURSE, DEFAULT = "course", "default"
 # TensorFlow is imported, for the command line's choices).
 CONSTANT, PLATEAU, COSINE = "constant", "plateau", "cosine"
 SCHEDULES = (CONSTANT, PLATEAU, COSINE)
+PLATEAU_FACTOR = 0.2  # plateau: the rate multiplied by this when validation loss stalls
+PLATEAU_PATIENCE = 3  # for this many epochs
+MIN_RATE = 1e-6  # the floor both decaying schedules stop at
 
 # The default's cap, well above where its modules stopped on real photos (early stopping
 # decides: BENCHMARKS.md, "Training to convergence"): a bound for a run that never settles.

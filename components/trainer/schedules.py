@@ -17,11 +17,15 @@ import math
 
 import tf_keras as keras
 
-from components.trainer.recipes import COSINE, PLATEAU, SCHEDULES
+from components.trainer.recipes import (
+    COSINE,
+    MIN_RATE,
+    PLATEAU,
+    PLATEAU_FACTOR,
+    PLATEAU_PATIENCE,
+    SCHEDULES,
+)
 
-PLATEAU_FACTOR = 0.2
-PLATEAU_PATIENCE = 3
-MIN_RATE = 1e-6  # the floor both decaying schedules stop at
 # The warm-up's share of a phase's cap at most: a short run (--epochs 3) still trains at the
 # recipe's rate for most of its epochs.
 WARMUP_SHARE_OF_CAP = 0.1
