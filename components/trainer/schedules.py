@@ -8,7 +8,8 @@
   epoch cap (it needs a horizon known in advance: the cap; early stopping may end the run
   before the rate has come down).
 
-What each measured on real photos: BENCHMARKS.md, "Training to convergence".
+What each measured on real photos: BENCHMARKS.md, "Training to convergence" and "The
+schedule after the warm-up".
 """
 
 from __future__ import annotations
