@@ -4,7 +4,7 @@
         [--modules scratch,augmented,multiclass,transfer] [--rows before,default,course,cosine]
         [--seeds 42,1,7] [--seeded-modules scratch]
 
-For each data set and module, three runs of the whole pipeline side by side: the default
+For each data set and module, up to four runs of the whole pipeline side by side: the default
 recipe of commit BEFORE (a 15-epoch cap), today's default (early stopping decides, its cap
 far above), today's `--recipe course` (the notebooks' 15 epochs) and today's default with
 `--schedule cosine` in place of its plateau schedule: test accuracy, epochs run, the best
@@ -40,7 +40,11 @@ TRANSFER = ["--model", "transfer", "--base", "mobilenet_v2", "--alpha", "0.35",
             "--weights", str(WEIGHTS), "--image-size", "224"]
 MODULES = ("scratch", "augmented", "multiclass", "transfer")
 THREE_CLASSES = ("brain", "butterfly", "menorah")
-ROWS = ("before", "default", "course", "cosine")
+# Each row: its label in the table, whether it runs commit BEFORE, and its extra flags.
+ROWS = {"before": (f"default, before ({BEFORE})", True, []),
+        "default": ("default, now", False, []),
+        "course": ("course, now", False, ["--recipe", "course"]),
+        "cosine": ("default, cosine schedule", False, ["--schedule", "cosine"])}
 FIXED_SEED = TrainingConfig().seed  # BEFORE's only seed (it has no --seed)
 
 
@@ -105,7 +109,7 @@ def main() -> None:
     parser.add_argument("--data", default="caltech101_18,caltech101_3")
     parser.add_argument("--modules", default=",".join(MODULES))
     parser.add_argument("--rows", default=",".join(ROWS),
-                        help="which of the three runs per module (to re-measure one after a "
+                        help=f"which runs per module, of {list(ROWS)} (to re-measure one after a "
                              "change to its code alone)")
     parser.add_argument("--seeds", default=str(FIXED_SEED),
                         help="training seeds, comma-separated: each row runs once per seed")
@@ -114,6 +118,8 @@ def main() -> None:
                              f"the fixed seed {FIXED_SEED})")
     report_option(parser)
     args = parser.parse_args()
+    if unknown := set(args.rows.split(",")) - set(ROWS):
+        parser.error(f"--rows: unknown {sorted(unknown)}; choose from {list(ROWS)}")
     work = Path(tempfile.mkdtemp(prefix="visionpipe-convergence-"))
     # Both versions from worktrees of their commits: hours of runs never see a half-edited
     # working tree. `now` is HEAD.
@@ -135,19 +141,16 @@ def main() -> None:
                     TRANSFER if module == "transfer" else ["--model", module, "--image-size",
                                                            "150"])
                 name = f"{data_name}-{module}"
-                for row, label, tree, extra in (
-                        ("before", f"default, before ({BEFORE})", before, []),
-                        ("default", "default, now", now, []),
-                        ("course", "course, now", now, ["--recipe", "course"]),
-                        ("cosine", "default, cosine schedule", now, ["--schedule", "cosine"])):
-                    if row not in args.rows.split(","):
-                        continue
-                    output = work / ("before-runs" if tree == before else "runs")
+                for row in args.rows.split(","):
+                    label, is_before, extra = ROWS[row]
+                    tree = before if is_before else now
+                    output = work / ("before-runs" if is_before else "runs")
                     seeds = ([int(seed) for seed in args.seeds.split(",")]
-                             if module in args.seeded_modules.split(",") else [FIXED_SEED])
+                             if module in args.seeded_modules.split(",") and not is_before
+                             else [FIXED_SEED])
                     results = [run(tree, output, name, flags + extra + (
-                        [] if seed == FIXED_SEED else ["--seed", str(seed)]), before=tree == before)
-                        for seed in ([FIXED_SEED] if tree == before else seeds)]
+                        [] if seed == FIXED_SEED else ["--seed", str(seed)]), before=is_before)
+                        for seed in seeds]
                     lines.append(f"| {data_name} | {module} | {label} | {_cells(results)} |")
                     print(lines[-1], flush=True)
                     if args.report:
