@@ -165,14 +165,14 @@ def input_speed_table(work: Path, examples: Path, transform: Path, count: int) -
 
     from components.trainer import input_pipeline
     from components.trainer.augmentation import augment_batch
-    from components.trainer.hparams import Augmentation
+    from components.trainer.hparams import COURSE_AUGMENTATION
 
     target = work / f"examples-{count}"
     if not target.exists():
         repeated_split(examples, "train", count, target)
     patterns = [str(target / "Split-train" / "*")]
     output = tft.TFTransformOutput(str(transform))
-    augment = functools.partial(augment_batch, config=Augmentation())
+    augment = functools.partial(augment_batch, config=COURSE_AUGMENTATION)
     memory = input_pipeline.decoded_images(patterns, output)
     scratch = tempfile.mkdtemp(dir=work)
     disk = input_pipeline.decoded_images(patterns, output, scratch=scratch)

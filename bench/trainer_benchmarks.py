@@ -36,7 +36,7 @@ from components.trainer.augmentation import (
     affine_warp,
     augment_batch,
 )
-from components.trainer.hparams import Augmentation, TrainingConfig
+from components.trainer.hparams import COURSE_AUGMENTATION, TrainingConfig
 from components.trainer.models import build_model, resolve_defaults
 
 RPS = SHARED / "rps_28px"
@@ -82,7 +82,7 @@ def input_benchmark(photos: Path, work: Path) -> list[str]:
         str(SIZE), "--epochs", "1", "--steps-per-epoch", "1", "--min-accuracy", "0",
         "--min-class-recall", "0")
     files, transform = artifacts(work / "photos")
-    augment = functools.partial(augment_batch, config=Augmentation())
+    augment = functools.partial(augment_batch, config=COURSE_AUGMENTATION)
     generator = keras.preprocessing.image.ImageDataGenerator(
         rescale=1 / 255, rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
         shear_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode="nearest")
@@ -133,7 +133,7 @@ def resampling_benchmark(files: list[str], transform: tft.TFTransformOutput) -> 
 
     def transforms_for(images: tf.Tensor) -> tf.Tensor:
         shape = tf.shape(images)
-        return affine_transforms(Augmentation(), shape[0], shape[1], shape[2])
+        return affine_transforms(COURSE_AUGMENTATION, shape[0], shape[1], shape[2])
 
     def rate(warp) -> float:
         dataset = batches.map(lambda images: (warp(images), 0), num_parallel_calls=AUTOTUNE)
@@ -167,7 +167,7 @@ def training_benchmark(work: Path) -> list[str]:
     for name, extra in modules.items():
         config = resolve_defaults(TrainingConfig(model=name, **extra))
         image = ImageSpec.square(SIZE)
-        augment = (functools.partial(augment_batch, config=Augmentation())
+        augment = (functools.partial(augment_batch, config=COURSE_AUGMENTATION)
                    if name in ("augmented", "multiclass") else None)
 
         def timed_epoch(model, data, **kwargs):

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from components.trainer import input_pipeline
 from components.trainer.augmentation import affine_transforms, affine_warp, augment_batch
-from components.trainer.hparams import Augmentation
+from components.trainer.hparams import COURSE_AUGMENTATION, Augmentation
 
 NONE = Augmentation(rotation=0, width_shift=0, height_shift=0, shear=0, zoom=0,
                     horizontal_flip=False)
@@ -45,7 +45,8 @@ def test_the_warp_resamples_as_tensorflows_projective_transform_kernel(channels)
     # Random noise is the hardest case for interpolation; non-square catches swapped axes.
     rng = np.random.default_rng(3)
     images = rng.integers(0, 256, size=(8, 24, 40, channels), dtype=np.uint8)
-    transforms = affine_transforms(Augmentation(rotation=90, zoom=0.5), 8, 24, 40)
+    transforms = affine_transforms(dataclasses.replace(COURSE_AUGMENTATION, rotation=90, zoom=0.5),
+                                   8, 24, 40)
     warped = affine_warp(tf.constant(images), transforms).numpy()
     assert warped.dtype == np.uint8 and warped.shape == images.shape
     difference = np.abs(warped.astype(np.float32) - _reference_warp(images, transforms))
@@ -71,7 +72,7 @@ def test_a_horizontal_flip_alone_mirrors_the_image():
 
 def test_training_batches_change_every_epoch_and_eval_batches_never():
     cached = _cached()
-    augment = lambda images: augment_batch(images, Augmentation())  # noqa: E731
+    augment = lambda images: augment_batch(images, COURSE_AUGMENTATION)  # noqa: E731
     train = input_pipeline.training_batches(cached, 16, augment=augment, seed=1)
     plain = input_pipeline.training_batches(cached, 16, augment=None, seed=1)
     first, second, reference = _epoch(train), _epoch(train), _epoch(plain)

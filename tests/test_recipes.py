@@ -18,11 +18,12 @@ from components.common.image_spec import ImageSpec
 from components.insights import grad_cam
 from components.insights.figures import INSIGHTS_DIR
 from components.trainer import fitting, input_pipeline
-from components.trainer.hparams import OPTIMIZERS, TrainingConfig
+from components.trainer.augmentation import augment_batch
+from components.trainer.hparams import COURSE_AUGMENTATION, OPTIMIZERS, Augmentation, TrainingConfig
 from components.trainer.models import build_model, resolve_defaults
 from components.trainer.models.classifier import class_probabilities
 from components.trainer.models.transfer import BASE_LAYER, layers_to_unfreeze
-from components.trainer.recipes import RECIPES, SCRATCH_RATE
+from components.trainer.recipes import COURSE_RANGES, GENTLE_RANGES, RECIPES, SCRATCH_RATE
 from components.trainer.signatures import export_serving_model
 from pipeline.data_tools.demo import CLASSES
 
@@ -60,6 +61,20 @@ def test_each_recipe_fills_what_the_user_left_unset():
     assert resolve_defaults(TrainingConfig(model="transfer", recipe="course", epochs=7)
                             ).head_epochs == 7
     assert resolve_defaults(TrainingConfig(model="transfer", head_epochs=3)).head_epochs == 3
+    # How far augmentation moves an image: the recipe's ranges where the user set none; the
+    # user's --rotation wins under either recipe, and the flips stay the course's.
+    assert default.augmentation.rotation == GENTLE_RANGES.rotation < COURSE_RANGES.rotation
+    assert (default.augmentation.zoom, default.augmentation.width_shift) == (
+        GENTLE_RANGES.zoom, GENTLE_RANGES.width_shift)
+    assert course.augmentation == COURSE_AUGMENTATION
+    assert course.augmentation.rotation == 40 and course.augmentation.horizontal_flip
+    for name in RECIPES:
+        turned = resolve_defaults(TrainingConfig(model="augmented", recipe=name,
+                                                 augmentation=Augmentation(rotation=5)))
+        assert turned.augmentation.rotation == 5
+        assert turned.augmentation.zoom == RECIPES[name].augmentation.zoom
+    with pytest.raises(ValueError, match="augmentation range"):
+        augment_batch(tf.zeros((1, 8, 8, 3)), Augmentation())  # unresolved: no silent default
     with pytest.raises(ValueError, match="--recipe"):
         TrainingConfig(recipe="grandma")
     # An optimizer name the Trainer could not build is an error before the run, not in it.

@@ -88,8 +88,10 @@ def augment_batch(images: tf.Tensor, config: Augmentation) -> tf.Tensor:
     """Randomly augments a batch [batch, h, w, c]; a new draw on every call.
 
     Takes uint8 pixels (cached at a quarter of the memory of floats) or floats in [0, 1];
-    returns float32 in [0, 1].
+    returns float32 in [0, 1]. config's ranges must be set (Augmentation.resolved_by).
     """
+    if not config.is_resolved():
+        raise ValueError(f"augment_batch needs every augmentation range set, got {config}")
     shape = tf.shape(images)
     batch, height, width = shape[0], shape[1], shape[2]
     images = affine_warp(images, affine_transforms(config, batch, height, width))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import operator
 from typing import Any
 
 from components.common import class_balance
@@ -23,6 +24,7 @@ from components.trainer.recipes import (
     PLATEAU_PATIENCE,
     RECIPES,
     SCHEDULES,
+    AugmentationRanges,
 )
 
 TUNERS = ("random", "bayesian")  # `--tune` choices: KerasTuner's random search or Bayesian
@@ -39,8 +41,9 @@ _BOOL = argparse.BooleanOptionalAction
 def _by_recipe(text: str, attribute: str, unset: str = "none") -> str:
     """Help text ending in what each recipe sets for attribute (read from RECIPES); unset
     names what a recipe's None means."""
-    values = ", ".join(f"{name} {unset if (value := getattr(found, attribute)) is None else value}"
-                       for name, found in RECIPES.items())
+    values = ", ".join(
+        f"{name} {unset if (value := operator.attrgetter(attribute)(found)) is None else value}"
+        for name, found in RECIPES.items())
     return f"{text} (default: the recipe's: {values})"
 
 
@@ -64,21 +67,28 @@ def _check_optimizer(name: str) -> None:
                          f"({', '.join(OPTIMIZERS)})") from None
 
 
+def _range(flag: str, text: str, attribute: str) -> Any:
+    """An augmentation range: unset (None), the recipe's (recipes.AugmentationRanges)."""
+    return setting(None, flag, lambda: _by_recipe(text, f"augmentation.{attribute}"),
+                   group=AUGMENTATION, type=float)
+
+
 @dataclasses.dataclass(frozen=True)
 class Augmentation:
     """Random augmentation of training images, with the course's ImageDataGenerator meanings.
 
-    Defaults are the course's week-2 settings. Angles are in degrees (as in Keras:
-    shear 0.2 is 0.2 degrees), shifts a fraction of the side, zoom a +/- range.
+    Angles are in degrees (as in Keras: shear 0.2 is 0.2 degrees), shifts a fraction of the
+    side, zoom a +/- range. The geometric ranges left unset (None) are the recipe's
+    (resolved_by); the flips and the colour changes are the course's for every recipe.
     """
 
-    rotation: float = setting(40.0, "--rotation", "degrees, +/-", group=AUGMENTATION, type=float)
-    width_shift: float = setting(0.2, "--width-shift", "fraction of the width, +/-",
-                                 group=AUGMENTATION, type=float)
-    height_shift: float = setting(0.2, "--height-shift", "fraction of the height, +/-",
-                                  group=AUGMENTATION, type=float)
-    shear: float = setting(0.2, "--shear", "degrees, as in Keras", group=AUGMENTATION, type=float)
-    zoom: float = setting(0.2, "--zoom", "+/- range", group=AUGMENTATION, type=float)
+    rotation: float | None = _range("--rotation", "degrees, +/-", "rotation")
+    width_shift: float | None = _range("--width-shift", "fraction of the width, +/-",
+                                       "width_shift")
+    height_shift: float | None = _range("--height-shift", "fraction of the height, +/-",
+                                        "height_shift")
+    shear: float | None = _range("--shear", "degrees, as in Keras", "shear")
+    zoom: float | None = _range("--zoom", "+/- range", "zoom")
     horizontal_flip: bool = setting(True, "--horizontal-flip", "random left-right flips",
                                     group=AUGMENTATION, action=_BOOL)
     vertical_flip: bool = setting(False, "--vertical-flip", "random up-down flips",
@@ -87,6 +97,22 @@ class Augmentation:
                                 group=AUGMENTATION, type=float)
     contrast: float = setting(0.0, "--contrast", "scale around the image mean by U(1-c, 1+c)",
                               group=AUGMENTATION, type=float)
+
+    def resolved_by(self, ranges: AugmentationRanges) -> Augmentation:
+        """These settings with every unset range taken from ranges (a recipe's)."""
+        return dataclasses.replace(self, **{
+            name: value for name, value in dataclasses.asdict(ranges).items()
+            if getattr(self, name) is None})
+
+    def is_resolved(self) -> bool:
+        """Whether every range is set (augment_batch needs them)."""
+        return None not in (getattr(self, field.name)
+                            for field in dataclasses.fields(AugmentationRanges))
+
+
+# The course's week-2 augmentation, whatever the recipe (benchmarks against Keras's
+# ImageDataGenerator, tests).
+COURSE_AUGMENTATION = Augmentation().resolved_by(RECIPES[COURSE].augmentation)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -65,7 +65,8 @@ def trainer_module(name: str) -> TrainerModule:
 
 def resolve_defaults(config: TrainingConfig) -> TrainingConfig:
     """The config with every unset value (None) replaced: the module's course value for its
-    architecture (dropout, augmentation), the recipe's for how it trains."""
+    architecture (dropout, whether it augments), the recipe's for how it trains (how far
+    augmentation moves an image included)."""
     module = trainer_module(config.model)
     chosen = recipe(config.recipe)
     # Phase two exists only where there is something pretrained to fine-tune.
@@ -84,6 +85,7 @@ def resolve_defaults(config: TrainingConfig) -> TrainingConfig:
         schedule=unset(config.schedule, chosen.schedule),
         dropout=unset(config.dropout, module.dropout),
         augment=unset(config.augment, module.augment_by_default),
+        augmentation=config.augmentation.resolved_by(chosen.augmentation),
         fine_tune_layers=unset(config.fine_tune_layers, chosen.fine_tune_layers if has_phase_two else 0),
         fine_tune_epochs=unset(config.fine_tune_epochs, chosen.fine_tune_epochs if has_phase_two else 0),
         head_epochs=unset(config.head_epochs, chosen.head_epochs or epochs),
@@ -91,9 +93,10 @@ def resolve_defaults(config: TrainingConfig) -> TrainingConfig:
 
 
 def is_resolved(config: TrainingConfig) -> bool:
-    return None not in (config.epochs, config.learning_rate, config.dropout, config.augment,
-                        config.optimizer, config.early_stopping_patience, config.schedule,
-                        config.fine_tune_layers, config.fine_tune_epochs, config.head_epochs)
+    return config.augmentation.is_resolved() and None not in (
+        config.epochs, config.learning_rate, config.dropout, config.augment, config.optimizer,
+        config.early_stopping_patience, config.schedule, config.fine_tune_layers,
+        config.fine_tune_epochs, config.head_epochs)
 
 
 def build_model(config: TrainingConfig, image: ImageSpec, num_classes: int) -> keras.Model:
