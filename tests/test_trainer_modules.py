@@ -99,7 +99,8 @@ def test_the_verdict_pictures_are_the_test_splits(demo_run):
     matrix = np.array(confusion["matrix"])
     assert confusion["split"] == "test" and matrix.shape == (3, 3)
     assert matrix.sum() == summary["examples_per_split"]["test"]  # every test image once
-    assert np.allclose(np.array(confusion["row_normalised"]).sum(axis=1), 1.0)
+    # Rows of fractions rounded to 4 places: a row sums to 1 within their rounding.
+    assert np.allclose(np.array(confusion["row_normalised"]).sum(axis=1), 1.0, atol=1e-3)
     assert set(confusion["per_class"]) == set(CLASSES)
     assert {"precision", "recall", "f1", "support"} <= set(confusion["per_class"]["circle"])
     page = (demo_run["output"] / "shapes" / "report.html").read_text()
