@@ -167,7 +167,7 @@ def training_benchmark(work: Path) -> list[str]:
     for name, extra in modules.items():
         config = resolve_defaults(TrainingConfig(model=name, **extra))
         image = ImageSpec.square(SIZE)
-        augment = (functools.partial(augment_batch, config=COURSE_AUGMENTATION)
+        augment = (functools.partial(augment_batch, config=config.augmentation)
                    if name in ("augmented", "multiclass") else None)
 
         def timed_epoch(model, data, **kwargs):
