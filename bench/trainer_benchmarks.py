@@ -83,9 +83,11 @@ def input_benchmark(photos: Path, work: Path) -> list[str]:
         "--min-class-recall", "0")
     files, transform = artifacts(work / "photos")
     augment = functools.partial(augment_batch, config=COURSE_AUGMENTATION)
+    course = COURSE_AUGMENTATION  # the same ranges on both sides
     generator = keras.preprocessing.image.ImageDataGenerator(
-        rescale=1 / 255, rotation_range=40, width_shift_range=0.2, height_shift_range=0.2,
-        shear_range=0.2, zoom_range=0.2, horizontal_flip=True, fill_mode="nearest")
+        rescale=1 / 255, rotation_range=course.rotation, width_shift_range=course.width_shift,
+        height_shift_range=course.height_shift, shear_range=course.shear,
+        zoom_range=course.zoom, horizontal_flip=course.horizontal_flip, fill_mode="nearest")
     flow = generator.flow_from_directory(str(photos), target_size=(SIZE, SIZE), batch_size=32,
                                          class_mode="binary")
 
