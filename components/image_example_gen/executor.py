@@ -2,18 +2,21 @@
 
 Files are listed on the launcher (cheap), then one Beam pipeline:
 1. every image is read, decoded once to validate it and fingerprinted (content hash,
-   perceptual hash, thumbnail: ingest.py); unreadable ones go to the quarantine report.
-   An image whose input has one role (a split folder of the user's: val/, test/, or
-   train/ beside val/) is written into that split at once, from the bytes in hand;
+   perceptual hash, thumbnail: ingest.py), and its Example built; unreadable ones go to
+   the quarantine report. An image whose input has one role (a split folder of the user's:
+   val/, test/, or train/ beside val/) is written into that split at once. The Examples of
+   hash-split inputs (a folder of class folders, or train/ when validation is carved from
+   it) are staged instead: written, framed as TFRecords, into a plain file of the bundle's,
+   beside a small record of each (index, content hash, input, class);
 2. the duplicate search (find_duplicates.py) groups near-copies;
-3. the images of hash-split inputs (a folder of class folders, or train/ when validation
-   is carved from it) are read again (not decoded) and written into their group's role:
-   the hash of the group's key, so near-copies never straddle the pipeline's own splits.
-Image bytes never wait for the search: between the passes only a small record per
-hash-split image does (its path, size, format, hash), in part files on disk
-(part_files.py), and the search joins 28 bytes per image into one array. Reading twice
-costs a second read of each such file (from the page cache locally, a second GET on object
-stores) and no second decode.
+3. the staged Examples are copied, as framed, into their group's role: the hash of the
+   group's key, so near-copies never straddle the pipeline's own splits.
+Image bytes never wait for the search in memory: between the passes they wait on disk,
+and the search joins 28 bytes per image into one array. The staged copy is written once
+and read once, a plain copy of the bytes: the earlier design read each source file again
+and built its Example a second time, about 3x the whole ExampleGen's fixed costs on real
+photos (BENCHMARKS.md). The Examples' files are written per bundle and committed once all
+are done (write.py).
 Beside the splits: the label vocabulary, quarantine_report.json and leakage_report.json
 (duplicate groups, near-copies across the user's splits, copies with different labels).
 """
@@ -21,8 +24,10 @@ Beside the splits: the label vocabulary, quarantine_report.json and leakage_repo
 from __future__ import annotations
 
 import collections
+import functools
 import json
 import os
+import pickle
 import random
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -63,15 +68,27 @@ from components.image_example_gen.plan import (
     plan_ingestion,
 )
 from components.image_example_gen.validation import upright
-from components.image_example_gen.write import FIRST_PASS_FILE_NAME, WriteExamplesSplit
+from components.image_example_gen.write import (
+    FIRST_PASS_FILE_NAME,
+    SECOND_PASS_FILE_NAME,
+    BundleFiles,
+    commit,
+    framed,
+    framed_records,
+)
 
 INGEST_OPTIONS_KEY = "ingest_options"
 _QUARANTINE = "quarantine"
 _IMAGE_ISSUES = "image_issues"
 _SIGNATURES = "signatures"
+_EXAMPLE_FILES = "example_files"  # WrittenFile of the Examples, to commit
+_STAGED = "staged"  # (staged Examples file, its records file) of one bundle
+_STAGED_EXAMPLES, _STAGED_RECORDS = "examples", "records"
 _PARTS_DIR = ".parts"
 _REPORTS_PART = "reports.json"
 _LISTING_PART = "listing.pickle"
+_EXAMPLES_PART = "examples"  # the bundles' Examples files until they are committed
+_STAGED_PART = "staged"
 _SHUFFLE_SEED = 0
 
 
@@ -135,13 +152,12 @@ class _ChunkAheadDoFn(beam.DoFn):
 
     def finish_bundle(self):
         while self._in_flight:
-            for output in self._finish(self._in_flight.popleft()):
-                # finish_bundle yields windowed values
-                if isinstance(output, beam.pvalue.TaggedOutput):
-                    yield beam.pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(
-                        output.value))
-                else:
-                    yield GlobalWindows.windowed_value(output)
+            yield from _windowed(self._finish(self._in_flight.popleft()))
+        yield from _windowed(self._bundle_outputs())
+
+    def _bundle_outputs(self):
+        """What the bundle outputs once its last chunk is done (nothing by default)."""
+        return ()
 
     def _finish(self, in_flight: tuple):
         chunk, future, side_inputs = in_flight
@@ -150,9 +166,11 @@ class _ChunkAheadDoFn(beam.DoFn):
 
 class _ReadAndFingerprint(_ChunkAheadDoFn):
     """A chunk of (index, item, input), given by its number in the listing file
-    (part_files.write_listing) -> small Ingested records, one chunk of signatures for the
-    duplicate search, and quarantine records with the reason; the Examples of images whose
-    input has one role, tagged with _first_pass(role).
+    (part_files.write_listing) -> one chunk of signatures for the duplicate search,
+    quarantine records with the reason, the flagged images; the chunk's Examples written
+    into the bundle's files: of its split where the image's input has one role, staged
+    (with their records) where it is hash-split. When the bundle ends: its Examples files
+    (_EXAMPLE_FILES) and its staged pair (_STAGED).
 
     Chunks, not single items: the pool works on chunks side by side (TensorFlow's decoder
     releases the GIL), a chunk's pictures are fingerprinted and measured as arrays
@@ -161,10 +179,13 @@ class _ReadAndFingerprint(_ChunkAheadDoFn):
     """
 
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions,
-                 listing_path: str):
+                 listing_path: str, parts_dir: str):
         super().__init__(input_base, label_ids, options)
         self._listing_path = listing_path
+        self._parts_dir = parts_dir
         self._listing: list | None = None
+        self._files: BundleFiles | None = None
+        self._staged: BundleFiles | None = None
         self._fixed_roles = fixed_roles(options.shares_by_input())
         self._read = beam.metrics.Metrics.counter("visionpipe", "images_read")
         self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
@@ -173,67 +194,101 @@ class _ReadAndFingerprint(_ChunkAheadDoFn):
         super().setup()
         self._listing = read_listing(self._listing_path)
 
+    def start_bundle(self) -> None:
+        super().start_bundle()
+        self._files = BundleFiles(os.path.join(self._parts_dir, _EXAMPLES_PART))
+        self._staged = BundleFiles(os.path.join(self._parts_dir, _STAGED_PART), compressed=False)
+
     def process(self, chunk_number: int, *side_inputs):
         yield from super().process(self._listing[chunk_number], *side_inputs)
 
     def _work(self, chunk: list[tuple[int, sources.Item, str]]
-              ) -> list[tuple[Fingerprinted | Quarantined, bytes | None]]:
-        """Each image ingested, and its serialized Example when its role is fixed."""
+              ) -> tuple[list[Fingerprinted | Quarantined], dict[str, bytes]]:
+        """Each image ingested, and the chunk's Examples framed: {role: block} for the
+        inputs with one role, {_STAGED_EXAMPLES: block} for the hash-split ones (in the
+        chunk's order)."""
         results = ingest_chunk(self._source, self._input_base, chunk, self._options.image_shape,
                                self._options.max_pixels, self._options.model_side,
                                self._options.image_measures)
-        return [(result, None) if isinstance(result, Quarantined)
-                or result.record.input not in self._fixed_roles
-                else (result, _example_bytes(result.record, result.data, self._label_ids))
-                for result in results]
+        examples: dict[str, list[bytes]] = {}
+        for result in results:
+            if isinstance(result, Fingerprinted):
+                key = self._fixed_roles.get(result.record.input, _STAGED_EXAMPLES)
+                examples.setdefault(key, []).append(
+                    _example_bytes(result.record, result.data, self._label_ids))
+        return results, {key: framed(records) for key, records in examples.items()}
 
-    def _outputs(self, chunk, results):
-        records, signatures, roles, flagged = [], [], [], []
-        for result, example in results:
+    def _outputs(self, chunk, worked):
+        results, blocks = worked
+        staged, signatures, roles, flagged = [], [], [], []
+        for result in results:
             if isinstance(result, Quarantined):
                 self._quarantined.inc()
                 yield beam.pvalue.TaggedOutput(_QUARANTINE, result.to_json())
                 continue
+            record = result.record
             signatures.append((result.member, result.thumbnail))
-            if result.record.measures.issues:
-                flagged.append((result.record.item.id, result.record.measures.issues))
-            if example is None:
-                records.append(result.record)
-                continue
-            roles.append((self._fixed_roles[result.record.input], result.record.item.class_name))
-            yield beam.pvalue.TaggedOutput(_first_pass(roles[-1][0]), example)
+            if record.measures.issues:
+                flagged.append((record.item.id, record.measures.issues))
+            if record.input in self._fixed_roles:
+                roles.append((self._fixed_roles[record.input], record.item.class_name))
+            else:
+                staged.append((record.index, record.sha256, record.input, record.item.class_name))
+        for key, block in blocks.items():
+            (self._staged if key == _STAGED_EXAMPLES else self._files).write(key, block)
+        if staged:
+            self._staged.write(_STAGED_RECORDS, pickle.dumps(staged, pickle.HIGHEST_PROTOCOL))
         self._read.inc(len(signatures))
         _count_examples(roles)
-        if records:
-            yield records
         if signatures:
             yield beam.pvalue.TaggedOutput(_SIGNATURES, signatures)
         if flagged:  # one element per chunk: a greyscale data set flags every image
             yield beam.pvalue.TaggedOutput(_IMAGE_ISSUES, flagged)
 
+    def _bundle_outputs(self):
+        for role, path in self._files.close().items():
+            yield beam.pvalue.TaggedOutput(_EXAMPLE_FILES, (role, FIRST_PASS_FILE_NAME, path))
+        staged = self._staged.close()
+        if staged:
+            yield beam.pvalue.TaggedOutput(_STAGED, (staged[_STAGED_EXAMPLES],
+                                                     staged[_STAGED_RECORDS]))
 
-class _WriteExamples(_ChunkAheadDoFn):
-    """A chunk of Ingested records of hash-split inputs -> their Examples, each tagged with its
-    group's role; the bytes are read again (not decoded: validation already did)."""
 
-    def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
-        super().__init__(input_base, label_ids, options)
-        self._shares = options.shares_by_input()
+class _RouteStaged(beam.DoFn):
+    """A bundle's staged pair (its Examples file, its records file) -> each Example copied,
+    as framed, into the file of its group's role (one file per role and bundle); when the
+    bundle ends, those files (WrittenFile)."""
 
-    def _work(self, records: list[Ingested]) -> list[bytes]:
-        return [_example_bytes(record, self._source.read(self._input_base, record.item,
-                                                          self._options.image_shape),
-                               self._label_ids) for record in records]
+    def __init__(self, shares: dict, parts_dir: str):
+        self._shares = shares
+        self._parts_dir = parts_dir
+        self._files: BundleFiles | None = None
 
-    def _outputs(self, records, examples, found):
+    def start_bundle(self) -> None:
+        self._files = BundleFiles(os.path.join(self._parts_dir, _EXAMPLES_PART))
+
+    def process(self, staged: tuple[str, str], found):
         group_keys, _ = found
-        roles = [duplicates.role_of(self._shares[record.input],
-                                    group_keys.get(record.index, record.sha256))
-                 for record in records]
-        _count_examples(list(zip(roles, (record.item.class_name for record in records),
-                                 strict=True)))
-        for role, example in zip(roles, examples, strict=True):
-            yield beam.pvalue.TaggedOutput(role, example)
+        examples_path, records_path = staged
+        examples = framed_records(examples_path)
+        for records in read_part_file(records_path):
+            blocks: dict[str, list[bytes]] = {}
+            written = []
+            for index, sha256, input_name, class_name in records:
+                role = duplicates.role_of(self._shares[input_name],
+                                          group_keys.get(index, sha256))
+                blocks.setdefault(role, []).append(next(examples))
+                written.append((role, class_name))
+            for role, block in blocks.items():
+                self._files.write(role, b"".join(block))
+            _count_examples(written)
+        if next(examples, None) is not None:
+            raise ValueError(f"{examples_path}: more staged Examples than records")
+        return ()
+
+    def finish_bundle(self):
+        for role, path in self._files.close().items():
+            yield GlobalWindows.windowed_value((role, SECOND_PASS_FILE_NAME, path))
 
 
 def _write_json(value: Any, path: str) -> None:
@@ -283,14 +338,9 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
             # Create reshuffles its elements, so the chunks spread over workers.
             | "ListFiles" >> beam.Create(range(len(chunks)))
             | "ReadAndFingerprint" >> beam.ParDo(_ReadAndFingerprint(input_base, label_ids, options,
-                                                                     listing_path))
-            .with_outputs(_QUARANTINE, _SIGNATURES, _IMAGE_ISSUES,
-                          *map(_first_pass, plan.first_pass_roles),
-                          main="records")
+                                                                     listing_path, parts_dir))
+            .with_outputs(_QUARANTINE, _SIGNATURES, _IMAGE_ISSUES, _EXAMPLE_FILES, _STAGED)
         )
-        for role in plan.first_pass_roles:
-            _ = read[_first_pass(role)] | f"WriteSplitFirstPass[{role}]" >> WriteExamplesSplit(
-                artifact_utils.get_split_uri(output_examples, role), FIRST_PASS_FILE_NAME)
         if options.duplicate_search:
             signature_files = read[_SIGNATURES] | "WriteSignatures" >> beam.ParDo(
                 WritePartFiles(os.path.join(parts_dir, _SIGNATURES)))
@@ -307,21 +357,20 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
                 os.path.join(parts_dir, _REPORTS_PART)),
             quarantined=beam.pvalue.AsList(read[_QUARANTINE]),
             flagged=beam.pvalue.AsList(read[_IMAGE_ISSUES]))
-        if plan.second_pass_roles:
-            # The records wait for the groups on disk, not in the runner's memory (which
-            # holds what passes between stages, about three copies when it is read back).
-            written = (
-                read.records
-                | "WriteRecords" >> beam.ParDo(WritePartFiles(os.path.join(parts_dir, "records")))
-                # Spread the files over the workers, so the second pass scales out too.
-                | "SpreadRecordFiles" >> beam.Reshuffle()
-                | "ReadRecords" >> beam.FlatMap(read_part_file)
-            ) | "ToExamples" >> beam.ParDo(
-                _WriteExamples(input_base, label_ids, options), beam.pvalue.AsSingleton(found)
-            ).with_outputs(*plan.second_pass_roles)
-            for role in plan.second_pass_roles:
-                _ = written[role] | f"WriteSplit[{role}]" >> WriteExamplesSplit(
-                    artifact_utils.get_split_uri(output_examples, role))
+        routed = (
+            read[_STAGED]
+            # Spread the bundles' staged files over the workers, so the copy scales out too.
+            | "SpreadStaged" >> beam.Reshuffle()
+            | "RouteStaged" >> beam.ParDo(_RouteStaged(plan.shares, parts_dir),
+                                          beam.pvalue.AsSingleton(found))
+        )
+        written = (read[_EXAMPLE_FILES], routed) | "ExampleFiles" >> beam.Flatten()
+        split_uris = {role: artifact_utils.get_split_uri(output_examples, role)
+                      for role in plan.roles}
+        _ = (pipeline
+             | "Once" >> beam.Create([None], reshuffle=False)
+             | "CommitExamples" >> beam.Map(
+                 lambda _, files: commit(files, split_uris), beam.pvalue.AsList(written)))
         result = pipeline.run()
         result.wait_until_finish()
         return _class_counts(result, plan)
@@ -436,9 +485,13 @@ def write_text(path: str, text: str) -> None:
         f.write(text)
 
 
-def _first_pass(role: str) -> str:
-    """The output tag of the Examples pass one writes into role's split."""
-    return f"first_pass_{role}"
+def _windowed(outputs):
+    """Outputs as finish_bundle must yield them: windowed values (tagged ones too)."""
+    for output in outputs:
+        if isinstance(output, beam.pvalue.TaggedOutput):
+            yield beam.pvalue.TaggedOutput(output.tag, GlobalWindows.windowed_value(output.value))
+        else:
+            yield GlobalWindows.windowed_value(output)
 
 
 _COUNTERS = "visionpipe"
@@ -449,8 +502,14 @@ def _count_examples(written: list[tuple[str, str]]) -> None:
     """Counts a chunk's Examples per (role, class name): one counter update per pair, not
     per image."""
     for (role, label), count in collections.Counter(written).items():
-        beam.metrics.Metrics.counter(_COUNTERS, _CLASS_COUNTER.format(role=role, label=label)
-                                     ).inc(count)
+        _class_counter(role, label).inc(count)
+
+
+@functools.cache
+def _class_counter(role: str, label: str):
+    """The counter of role's Examples of one class, made once per process (making one costs
+    more than counting: a data set of 100 classes meets most of them in every chunk)."""
+    return beam.metrics.Metrics.counter(_COUNTERS, _CLASS_COUNTER.format(role=role, label=label))
 
 
 def _class_counts(result, plan: IngestPlan) -> dict[str, dict[str, int]]:
