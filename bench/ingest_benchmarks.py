@@ -1,12 +1,12 @@
 """The data components at the decode limit (issue 31), on real photos; one run.
 
     python -m bench.ingest_benchmarks --report FILE [--data caltech101_18,caltech101]
-        [--only ratio|scaling|breakdown]
+        [--only ratio|scaling|breakdown] [--before COMMIT]
 
 1. The ExampleGen (everything on; and with the duplicate search off) against a plain
    one-thread `tf.io.decode_image` loop over the same files (goal >= 1.0x), the ExampleGen
-   of commit BEFORE beside it, and StatisticsGen's time against the ExampleGen's (goal <=
-   1x). Each executor in a process of its own, REPEATS interleaved runs, medians.
+   of commit --before (BEFORE by default) beside it, and StatisticsGen's time against the
+   ExampleGen's (goal <= 1x). Each executor in a process of its own, REPEATS interleaved runs, medians.
 2. Scaling: the ExampleGen's images/s with 1, 2 and 4 read threads, and with 2 Beam
    workers (multi-processing), with peak memory.
 3. Where the time goes, per image, in one thread: each step of the hot path timed alone,
@@ -112,13 +112,13 @@ def decode_loop(files: list[Path]) -> float:
     return len(files) / (time.perf_counter() - started)
 
 
-def ratio_table(work: Path, before: Path, names: list[str]) -> list[str]:
+def ratio_table(work: Path, before: Path, names: list[str], commit: str = BEFORE) -> list[str]:
     lines = ["### ExampleGen vs a one-thread decode loop (goal >= 1.0x), StatisticsGen vs "
              "ExampleGen (goal <= 1x)", "",
              f"Real photos; each executor in a process of its own (FnApiRunner, one worker, "
              f"the project's Beam arguments), median of {REPEATS} interleaved runs; the loop "
              "reads and decodes every file whole with `tf.io.decode_image` on one thread "
-             f"(files in the page cache for both). Before: commit {BEFORE}.", "",
+             f"(files in the page cache for both). Before: commit {commit}.", "",
              "| data | images | decode loop img/s | ExampleGen before img/s | ratio | "
              "ExampleGen now img/s | ratio | search off img/s | ratio | StatisticsGen s | "
              "ExampleGen s | StatisticsGen / ExampleGen |", "|---|---|---|---|---|---|---|---|---|"
@@ -244,12 +244,12 @@ def breakdown_table(work: Path, name: str) -> list[str]:
     lines = [f"### Where the time goes, per image ({name}, one thread)", "",
              "Each step timed alone over every photo; the ExampleGen's CPU time per image "
              "(one read thread, one Beam worker) less their sum is Beam, the duplicate search, "
-             "the second pass of the hash-split images and the rest. The header and content "
+             "the copy of the staged hash-split Examples and the rest. The header and content "
              "hash rows are inside the decode and fingerprint rows.", "",
              "| step | us per image |", "|---|---|"]
     lines += [f"| {step} | {value:.0f} |" for step, value in per.items()]
     lines += [f"| the ExampleGen, all of it (CPU) | {cpu:.0f} |",
-              f"| Beam, search, second pass and the rest | {cpu - counted:.0f} |", ""]
+              f"| Beam, search, staged copy and the rest | {cpu - counted:.0f} |", ""]
     return lines
 
 
@@ -257,6 +257,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default=",".join(DATASETS))
     parser.add_argument("--only", choices=("ratio", "scaling", "breakdown"))
+    parser.add_argument("--before", default=BEFORE, help="the commit whose ExampleGen runs "
+                        f"beside today's (default: {BEFORE})")
     report_option(parser)
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="visionpipe-ingest-bench-"))
@@ -265,10 +267,10 @@ def main() -> None:
                           "python -m bench.ingest_benchmarks")
     names = args.data.split(",")
     if args.only in (None, "ratio"):
-        subprocess.run(["git", "worktree", "add", "--detach", str(before), BEFORE], cwd=REPO,
-                       check=True, capture_output=True)
+        subprocess.run(["git", "worktree", "add", "--detach", str(before), args.before],
+                       cwd=REPO, check=True, capture_output=True)
         try:
-            lines += ratio_table(work, before, names)
+            lines += ratio_table(work, before, names, args.before)
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=REPO,
                            check=False, capture_output=True)
