@@ -210,3 +210,24 @@ def test_part_files_pass_every_element_once_and_ignore_a_failed_attempts_file(tm
         read_back = (pipeline | beam.Create(elements)
                      | beam.ParDo(WritePartFiles(prefix)) | beam.FlatMap(read_part_file))
         assert_that(read_back, equal_to(elements))
+
+
+def test_only_committed_bundles_files_reach_the_splits(tmp_path):
+    """The Examples files of a bundle attempt that did not commit (a file left in the
+    temporary folder) are never moved into a split, and the folder is gone after the run;
+    every image is written once."""
+    root = tmp_path / "data"
+    for cls in ("a", "b"):
+        for i in range(8):
+            _write(root / cls / f"{i}.jpg", image_bytes(seed=ord(cls) * 100 + i))
+    output = tmp_path / "out"
+    stray = output / ".parts" / "examples" / "failedattempt.gz"
+    stray.parent.mkdir(parents=True)
+    example = tf.train.Example()
+    example.features.feature[features.RELATIVE_PATH].bytes_list.value.append(b"stray.jpg")
+    with tf.io.TFRecordWriter(str(stray), "GZIP") as writer:
+        writer.write(example.SerializeToString())
+    run_executor(root, output)
+    paths = [_feature(e, features.RELATIVE_PATH).decode() for e in all_splits(output)]
+    assert sorted(paths) == sorted(f"{cls}/{i}.jpg" for cls in ("a", "b") for i in range(8))
+    assert not (output / ".parts").exists()
