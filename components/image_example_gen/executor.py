@@ -277,7 +277,10 @@ class _RouteStaged(beam.DoFn):
             for index, sha256, input_name, class_name in records:
                 role = duplicates.role_of(self._shares[input_name],
                                           group_keys.get(index, sha256))
-                blocks.setdefault(role, []).append(next(examples))
+                example = next(examples, None)
+                if example is None:
+                    raise ValueError(f"{examples_path}: fewer staged Examples than records")
+                blocks.setdefault(role, []).append(example)
                 written.append((role, class_name))
             for role, block in blocks.items():
                 self._files.write(role, b"".join(block))
