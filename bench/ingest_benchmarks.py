@@ -196,7 +196,7 @@ def breakdown_table(work: Path, name: str) -> list[str]:
         upright_rgb,
     )
     from components.image_example_gen.image_measures import measure_all
-    from components.image_example_gen.ingest import CHUNK_SIZE
+    from components.image_example_gen.ingest import SIZE_SAMPLE, chunk_size
     from components.image_example_gen.validation import decode_all_for_validation
 
     files = image_files(SHARED / name)
@@ -209,13 +209,14 @@ def breakdown_table(work: Path, name: str) -> list[str]:
         return value
 
     write_record = _record_writer()
-    for start in range(0, len(files), CHUNK_SIZE):  # as the ExampleGen does: chunk by chunk
-        paths = files[start:start + CHUNK_SIZE]
+    size = chunk_size([path.stat().st_size for path in files[:SIZE_SAMPLE]])
+    for start in range(0, len(files), size):  # as the ExampleGen does: chunk by chunk
+        paths = files[start:start + size]
         datas = [timed("read the file", path.read_bytes) for path in paths]
         for data in datas:
             timed("header (size, EXIF)", jpeg_header.read, data)
-        found = timed("validation decode (the chunk's JPEGs in one graph call per scale; "
-                      "incl. header)", decode_all_for_validation, datas)
+        found = timed("validation decode (the chunk's JPEGs in one graph call; incl. header)",
+                      decode_all_for_validation, datas)
         decoded = []
         for path, data, result in zip(paths, datas, found, strict=True):
             if isinstance(result, ValueError):

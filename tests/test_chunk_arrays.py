@@ -5,7 +5,7 @@ picture: the reference below is the per-picture code the ExampleGen ran before i
 them (one cvtColor, resize, calcHist, meanStdDev, Laplacian ... per picture), on pictures
 of every kind the measures flag (smooth, noisy, constant, grey, dark, washed out). The
 Example with hand-encoded measure features is the one the protobuf API builds. A chunk's
-validation decode (the JPEGs of a DCT scale in one graph call) gives each image the pixels
+validation decode (its JPEGs in one graph call, each at its DCT scale) gives each image the pixels
 and the verdict of one eager decode of it alone."""
 
 import hashlib
@@ -140,14 +140,17 @@ def _encoded(size, mode="RGB", image_format="JPEG", seed=0) -> bytes:
     return buffer.getvalue()
 
 
-def test_a_chunks_validation_decode_is_each_images_eager_decode_alone():
-    # JPEGs at every DCT scale (two of each, so each scale is a graph call), grey and CMYK,
-    # a PNG, and bad files inside the groups: a truncated JPEG beside good ones of its scale.
+@pytest.mark.parametrize("with_bad_files", [False, True])
+def test_a_chunks_validation_decode_is_each_images_eager_decode_alone(with_bad_files):
+    # JPEGs at every DCT scale (two of each) in one graph call, grey and CMYK, a PNG; and
+    # with bad files inside the chunk (a truncated JPEG beside good ones of its scale), the
+    # call fails and each image is decoded alone: both give each its own verdict.
     good = [_encoded(size, seed=i) for i, size in enumerate(
         [(40, 30), (45, 33), (80, 70), (90, 64), (150, 130), (140, 200), (300, 260), (400, 290)])]
     chunk = [*good, _encoded((120, 90), "L"), _encoded((100, 100), "CMYK"),
-             _encoded((64, 48), image_format="PNG"), good[6][:len(good[6]) // 2], b"",
-             b"not an image", good[4][:-300]]
+             _encoded((64, 48), image_format="PNG")]
+    bad = [good[6][:len(good[6]) // 2], b"", b"not an image", good[4][:-300]]
+    chunk += bad if with_bad_files else []
     found = decode_all_for_validation(chunk)
     for data, result in zip(chunk, found, strict=True):
         alone = decode_all_for_validation([data])[0]  # a group of one: eager
@@ -161,4 +164,4 @@ def test_a_chunks_validation_decode_is_each_images_eager_decode_alone():
                           if min(info.height, info.width) >= r * MIN_VALIDATION_SIDE), 1)
             assert np.array_equal(pixels, tf.io.decode_jpeg(data, channels=0, ratio=ratio))
     verdicts = [isinstance(result, InvalidImage) for result in found]
-    assert verdicts == [False] * 11 + [True] * 4
+    assert verdicts == [False] * 11 + [True] * len(bad) * with_bad_files

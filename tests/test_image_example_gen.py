@@ -13,6 +13,7 @@ from tfx.types import standard_artifacts
 from components.common import features, label_vocabulary
 from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import EmptyDataError, Executor
+from components.image_example_gen.ingest import CHUNK_BYTES, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, chunked
 from components.image_example_gen.layout import WHOLE_TREE
 from components.image_example_gen.options import IngestOptions
 from components.image_example_gen.sources import image_folder
@@ -231,3 +232,26 @@ def test_only_committed_bundles_files_reach_the_splits(tmp_path):
     paths = [_feature(e, features.RELATIVE_PATH).decode() for e in all_splits(output)]
     assert sorted(paths) == sorted(f"{cls}/{i}.jpg" for cls in ("a", "b") for i in range(8))
     assert not (output / ".parts").exists()
+
+
+def test_chunks_of_large_images_hold_about_chunk_bytes(tmp_path):
+    # Chunks are sized by the images' stored sizes, so a chunk of phone photos does not hold
+    # 128 of them in memory; small photos go in the largest chunks; an unreadable file
+    # counts as empty (reading it quarantines it).
+    def chunks_of(name: str, count: int, size: int) -> list[list]:
+        root = tmp_path / name
+        (root / "a").mkdir(parents=True)
+        for i in range(count):  # sparse files: only their sizes are read
+            with open(root / "a" / f"{i:03d}.jpg", "wb") as file:
+                file.truncate(size)
+        entries = [(i, image_folder.Item(f"a/{i:03d}.jpg", "a"), "all") for i in range(count)]
+        return chunked(entries, image_folder.SOURCE, str(root))
+
+    large = chunks_of("large", 40, CHUNK_BYTES // 8)
+    assert [len(chunk) for chunk in large] == [8] * 5
+    assert [entry for chunk in large for entry in chunk][0][0] == 0  # in order
+    small = chunks_of("small", 300, 1000)
+    assert [len(chunk) for chunk in small] == [MAX_CHUNK_SIZE] * 2 + [300 - 2 * MAX_CHUNK_SIZE]
+    assert len(chunks_of("huge", 5, CHUNK_BYTES)[0]) == MIN_CHUNK_SIZE
+    missing = [(0, image_folder.Item("gone.jpg", "a"), "all")]
+    assert chunked(missing, image_folder.SOURCE, str(tmp_path)) == [missing]

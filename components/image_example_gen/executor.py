@@ -47,10 +47,10 @@ from components.image_example_gen import duplicates, image_issues, sources
 from components.image_example_gen.example_encoding import serialized_example
 from components.image_example_gen.find_duplicates import FindDuplicates
 from components.image_example_gen.ingest import (
-    CHUNK_SIZE,
     Fingerprinted,
     Ingested,
     Quarantined,
+    chunked,
     ingest_chunk,
 )
 from components.image_example_gen.layout import SPAN_TAGS
@@ -333,7 +333,7 @@ class Executor(base_example_gen_executor.BaseExampleGenExecutor):
         (the module doc's three steps); returns the Examples written per split and class."""
         label_ids, input_base = plan.label_ids, plan.input_base
         pipeline = self._make_beam_pipeline()
-        chunks = _chunks(plan.entries)
+        chunks = _chunks(plan.entries, sources.source(options.data_format), input_base)
         listing_path = os.path.join(parts_dir, _LISTING_PART)
         write_listing(listing_path, chunks)
         read = (
@@ -471,15 +471,16 @@ def raise_verdicts(plan: IngestPlan, split_counts: dict[str, int], quarantined: 
             f"in {leakage_path})")
 
 
-def _chunks(entries: list[tuple]) -> list[list[tuple]]:
-    """The listing in a fixed pseudo-random order, cut into chunks of CHUNK_SIZE items.
+def _chunks(entries: list[tuple], source: sources.Source, input_base: str
+            ) -> list[list[tuple]]:
+    """The listing in a fixed pseudo-random order, cut into chunks (ingest.chunked).
 
     Listings come sorted, i.e. grouped by class; shuffling once here (seeded, so the
     output is the same on every run) keeps the classes mixed inside the TFRecords.
     """
     shuffled = list(entries)
     random.Random(_SHUFFLE_SEED).shuffle(shuffled)
-    return [shuffled[i:i + CHUNK_SIZE] for i in range(0, len(shuffled), CHUNK_SIZE)]
+    return chunked(shuffled, source, input_base)
 
 
 def write_text(path: str, text: str) -> None:

@@ -55,7 +55,39 @@ class Quarantined:
         return {"path": self.path, "reason": self.reason}
 
 
-CHUNK_SIZE = 32  # images read, fingerprinted and measured together (one task, one Beam element)
+# A chunk: the images read, fingerprinted and measured together (one task, one Beam element).
+# Every chunk costs a graph call, a Beam element and its writes; on caltech101's photos 128
+# a chunk ran the ExampleGen 1.15x faster than 32 (BENCHMARKS.md). Large images make
+# smaller chunks: a chunk's encoded bytes are held about twice (read, then in its Examples),
+# by each of the pool's chunks in flight, so a chunk is cut to about CHUNK_BYTES.
+MAX_CHUNK_SIZE = 128
+MIN_CHUNK_SIZE = 4
+CHUNK_BYTES = 32 << 20
+SIZE_SAMPLE = 32  # the images whose stored sizes say how large the data's images are
+
+
+def chunk_size(sizes: Sequence[int]) -> int:
+    """Images per chunk for images of these stored sizes (a sample): about CHUNK_BYTES of
+    them, within MIN_CHUNK_SIZE and MAX_CHUNK_SIZE."""
+    mean = sum(sizes) / len(sizes) if sizes else 0
+    return max(MIN_CHUNK_SIZE, min(MAX_CHUNK_SIZE, int(CHUNK_BYTES // max(mean, 1))))
+
+
+def chunked(entries: Sequence[tuple[int, sources.Item, str]], source: sources.Source,
+            input_base: str) -> list[list[tuple[int, sources.Item, str]]]:
+    """(index, item, input) entries cut into chunks of chunk_size, in order, sized by the
+    stored sizes of SIZE_SAMPLE entries spread over the listing."""
+    sample = entries[::max(1, len(entries) // SIZE_SAMPLE)][:SIZE_SAMPLE]
+    size = chunk_size([_stored_size(source, input_base, item) for _, item, _ in sample])
+    return [list(entries[i:i + size]) for i in range(0, len(entries), size)]
+
+
+def _stored_size(source: sources.Source, input_base: str, item: sources.Item) -> int:
+    """The item's stored size; 0 when it cannot be read (reading it quarantines it)."""
+    try:
+        return source.size(input_base, item)
+    except OSError:
+        return 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -80,7 +112,7 @@ def _read_and_decode(source: sources.Source, input_base: str,
                      items: Sequence[sources.Item], image_shape: tuple[int, int, int],
                      max_pixels: int) -> list[_Decoded | Quarantined]:
     """Each item read, then the chunk validated in one call (decode_all_for_validation:
-    the JPEGs of a DCT scale in one graph call)."""
+    the JPEGs in one graph call)."""
     read = [_read(source, input_base, item, image_shape) for item in items]
     readable = [data for data in read if not isinstance(data, Quarantined)]
     decoded = iter(decode_all_for_validation(readable, max_pixels))
@@ -105,8 +137,8 @@ def ingest_chunk(source: sources.Source, input_base: str,
     """Each (index, item, input name) read, validated, fingerprinted and measured, or why it
     is quarantined, in the order given. model_side: the model's input short side, which
     says what is tiny (0: unknown); measured=False skips the image measures (a benchmark's
-    switch). The chunk's images are read, then validated together (one graph call per DCT
-    scale), and their hash pictures fingerprinted and measured together, as arrays."""
+    switch). The chunk's images are read, then validated together (the JPEGs in one graph
+    call), and their hash pictures fingerprinted and measured together, as arrays."""
     decoded = _read_and_decode(source, input_base, [item for _, item, _ in entries],
                                image_shape, max_pixels)
     valid = [(entry, found) for entry, found in zip(entries, decoded, strict=True)

@@ -86,16 +86,18 @@ def decode_all_for_validation(encoded: Sequence[bytes], max_pixels: int = DEFAUL
     """decode_for_validation of each image, in order: (info, pixels), or the InvalidImage
     that says why it is rejected.
 
-    The JPEGs that share a DCT scale are decoded in one TensorFlow graph call
-    (_jpeg_decoder): the same kernel as one eager call per image, without each call's
-    Python overhead (about 45 us, holding the GIL) and outside the GIL for the whole
-    group, so the decodes of the group, and of the threads beside it, run side by side.
-    A group with one bad image fails as a whole and is decoded again one image at a time
-    (eager, as a group of one is), so each image gets its own verdict and message.
+    The JPEGs are decoded in one TensorFlow graph call (_jpeg_decoder), each at its own
+    DCT scale: the same kernel as one eager call per image, without each call's Python
+    overhead (about 45 us, holding the GIL) and outside the GIL for the whole group, so
+    the decodes of the group, and of the threads beside it, run side by side. (One call
+    per scale instead cost about 2 calls a chunk of caltech101's photos, each with its
+    input conversion under the GIL.) A group with one bad image fails as a whole and is
+    decoded again one image at a time (eager, as a group of one is), so each image gets
+    its own verdict and message.
     """
     results: list[tuple[ImageInfo, np.ndarray] | InvalidImage | None] = [None] * len(encoded)
     headers: dict[int, _Header] = {}
-    by_scale: dict[int, list[int]] = {}
+    jpegs: list[int] = []
     for index, data in enumerate(encoded):
         try:
             headers[index] = header = _checked_header(data, max_pixels)
@@ -103,18 +105,18 @@ def decode_all_for_validation(encoded: Sequence[bytes], max_pixels: int = DEFAUL
             results[index] = error
             continue
         if header.format == "jpeg":
-            by_scale.setdefault(header.jpeg_ratio, []).append(index)
+            jpegs.append(index)
         else:
             results[index] = _decoded_one(data, header)
-    for ratio, indices in by_scale.items():
-        pixels = None  # one image alone is cheaper eager (a graph call costs about 1 ms)
-        if len(indices) > 1:
-            with contextlib.suppress(tf.errors.OpError):  # one is bad: each alone, below
-                pixels = _decode_jpegs([encoded[index] for index in indices], ratio)
-        for position, index in enumerate(indices):
-            header = headers[index]
-            results[index] = (_decoded_one(encoded[index], header) if pixels is None
-                              else (header.info(pixels[position]), pixels[position]))
+    pixels = None  # one image alone is cheaper eager (a graph call costs about 1 ms)
+    if len(jpegs) > 1:
+        with contextlib.suppress(tf.errors.OpError):  # one is bad: each alone, below
+            pixels = _decode_jpegs([encoded[index] for index in jpegs],
+                                   [headers[index].jpeg_ratio for index in jpegs])
+    for position, index in enumerate(jpegs):
+        header = headers[index]
+        results[index] = (_decoded_one(encoded[index], header) if pixels is None
+                          else (header.info(pixels[position]), pixels[position]))
     return results
 
 
@@ -179,9 +181,11 @@ def _decoded_one(data: bytes, header: _Header) -> tuple[ImageInfo, np.ndarray] |
 _RATIOS = (*JPEG_SCALES, 1)
 
 
-def _decode_jpegs(encoded: list[bytes], ratio: int) -> list[np.ndarray]:
-    """JPEGs decoded at one DCT scale in one graph call; tf.errors.OpError if any is bad."""
-    flat, shapes = _jpeg_decoder()(tf.constant(encoded), tf.constant(_RATIOS.index(ratio)))
+def _decode_jpegs(encoded: list[bytes], ratios: list[int]) -> list[np.ndarray]:
+    """JPEGs decoded in one graph call, each at its DCT scale (ratios, one each);
+    tf.errors.OpError if any is bad."""
+    branches = np.array([_RATIOS.index(ratio) for ratio in ratios], dtype=np.int32)
+    flat, shapes = _jpeg_decoder()(tf.constant(encoded), tf.constant(branches))
     shapes = shapes.numpy()
     ends = np.cumsum(shapes.prod(axis=1))
     return [values.reshape(shape) for values, shape in
@@ -190,8 +194,9 @@ def _decode_jpegs(encoded: list[bytes], ratio: int) -> list[np.ndarray]:
 
 @functools.cache
 def _jpeg_decoder():
-    """A graph that decodes a batch of JPEGs at the DCT scale _RATIOS[branch], channels as
-    stored: the pixels of all, flattened and concatenated, and each one's [h, w, c].
+    """A graph that decodes a batch of JPEGs, each at the DCT scale _RATIOS[its branch],
+    channels as stored: the pixels of all, flattened and concatenated, and each one's
+    [h, w, c].
 
     A while loop, not tf.map_fn: the images differ in size, and the loop's iterations
     (parallel_iterations) run on TensorFlow's inter-op threads side by side. One graph
@@ -200,12 +205,12 @@ def _jpeg_decoder():
     every run, one with all four branches about 0.13 s."""
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string),
-                                  tf.TensorSpec([], tf.int32)], autograph=False)
-    def decode(contents, branch):
+                                  tf.TensorSpec([None], tf.int32)], autograph=False)
+    def decode(contents, branches):
         count = tf.shape(contents)[0]
 
         def one(index, flat, shapes):
-            pixels = tf.switch_case(branch, [
+            pixels = tf.switch_case(branches[index], [
                 functools.partial(tf.io.decode_jpeg, contents[index], channels=0, ratio=ratio)
                 for ratio in _RATIOS])
             return (index + 1, flat.write(index, tf.reshape(pixels, [-1])),

@@ -6,6 +6,13 @@ ExampleGen that read and decoded them (on caltech101's photos, by a fifth of
 StatisticsGen's time; BENCHMARKS.md). Marked with an image domain, the feature gets bytes
 statistics (sizes) only; the images' numbers are the measures the ExampleGen writes beside
 them (features.MEASURE_FEATURES).
+
+The top values and unique counts of the string features (class names, formats, paths) come
+from TFDV's sketches (Misra-Gries and KMV, exact below their thousands of buckets), one
+combiner beside the basic statistics, instead of TFDV's default top-k, a Beam transform of
+its own per split: on caltech101_18's Examples, 54 Beam stages instead of 69 and 2.8 s
+instead of 4.1 s, most of StatisticsGen's time being Beam's fixed cost per stage
+(BENCHMARKS.md). It is the path TFDV itself takes in memory.
 """
 
 from __future__ import annotations
@@ -17,8 +24,9 @@ from components.common.features import IMAGE_BYTES
 
 
 def statistics_options() -> tfdv.StatsOptions:
-    """StatsOptions whose schema says IMAGE_BYTES is an image (bytes statistics only)."""
+    """StatsOptions whose schema says IMAGE_BYTES is an image (bytes statistics only), with
+    sketched top values."""
     schema = schema_pb2.Schema()
     image = schema.feature.add(name=IMAGE_BYTES, type=schema_pb2.BYTES)
     image.image_domain.SetInParent()
-    return tfdv.StatsOptions(schema=schema)
+    return tfdv.StatsOptions(schema=schema, use_sketch_based_topk_uniques=True)

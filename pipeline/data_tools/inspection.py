@@ -21,7 +21,7 @@ from components.common.class_balance import counts_line, imbalance_line, imbalan
 from components.common.paths import absolute
 from components.data_review import review
 from components.image_example_gen import duplicates, image_issues, sources
-from components.image_example_gen.ingest import CHUNK_SIZE, Quarantined, ingest_chunk
+from components.image_example_gen.ingest import Quarantined, chunked, ingest_chunk
 from components.image_example_gen.layout import TRAIN, DataError, DataLayout, newest_span
 from components.image_example_gen.plan import plan_ingestion
 from components.kfp.object_store import use_filesystems
@@ -98,7 +98,7 @@ def inspect(config: PipelineConfig, progress: bool = True,
                             options.max_pixels, options.model_side)
 
     records, signatures, quarantined, flagged = [], [], [], []
-    chunks = [plan.entries[i:i + CHUNK_SIZE] for i in range(0, len(plan.entries), CHUNK_SIZE)]
+    chunks = chunked(plan.entries, source, plan.input_base)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool, tqdm(
             total=len(plan.entries), desc="reading", unit="image",
             disable=not progress or len(plan.entries) < PROGRESS_FROM) as shown:

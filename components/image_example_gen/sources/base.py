@@ -42,6 +42,7 @@ class Source:
         the user points at (DataError with one line when it is unusable);
     list_split(input_base, pattern) -> Listing;
     read(input_base, item, image_shape) -> the item's encoded image bytes;
+    size(input_base, item) -> about how many bytes read returns (OSError if unreadable);
     fingerprint(input_base, patterns) -> a string that changes when the data does;
     default_shape(image_shape) -> (height, width, channels) to train at when not given;
     declare(data, class_names, split_ratio) -> DataLayout: the layout of data that cannot be
@@ -52,6 +53,7 @@ class Source:
     discover: Callable[[str, str | None, str | None, tuple[int, int, int]], DataLayout]
     list_split: Callable[[str, str], Listing]
     read: Callable[[str, Item, tuple[int, int, int]], bytes]
+    size: Callable[[str, Item], int]
     fingerprint: Callable[[str, list[str]], str]
     default_shape: Callable[[tuple[int, int, int]], tuple[int, int, int]]
     declare: Callable[[str, list[str], tuple[int, int, int]], DataLayout]

@@ -142,6 +142,17 @@ def read(input_base: str, item: Item, image_shape: tuple[int, int, int]) -> byte
         return f.read()
 
 
+def size(input_base: str, item: Item) -> int:
+    """The file's size in bytes."""
+    path = join(input_base, item.id)
+    if is_local(path):
+        return os.path.getsize(path)
+    try:
+        return tf.io.gfile.stat(path).length
+    except tf.errors.OpError as error:
+        raise OSError(error.message) from error
+
+
 def tree_fingerprint(input_base: str, patterns: list[str]) -> str:
     """A fingerprint of every file (path, size, mtime) below the split roots, at any depth.
 
@@ -327,6 +338,7 @@ def _entries(directory: str) -> list[tuple[str, bool]]:
 
 SOURCE = Source(
     name="folder",
-    discover=discover, list_split=list_split, read=read, fingerprint=tree_fingerprint,
+    discover=discover, list_split=list_split, read=read, size=size,
+    fingerprint=tree_fingerprint,
     default_shape=default_shape, declare=declare,
 )
