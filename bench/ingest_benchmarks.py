@@ -6,7 +6,8 @@
 1. The ExampleGen (everything on; and with the duplicate search off) against a plain
    one-thread `tf.io.decode_image` loop over the same files (goal >= 1.0x), the ExampleGen
    of commit --before (BEFORE by default) beside it, and StatisticsGen's time against the
-   ExampleGen's (goal <= 1x). Each executor in a process of its own, REPEATS interleaved runs, medians.
+   ExampleGen's (goal <= 1x), --before's StatisticsGen beside it on the same Examples.
+   Each executor in a process of its own, REPEATS interleaved runs, medians.
 2. Scaling: the ExampleGen's images/s with 1, 2 and 4 read threads, and with 2 Beam
    workers (multi-processing), with peak memory.
 3. Where the time goes, per image, in one thread: each step of the hot path timed alone,
@@ -28,7 +29,7 @@ from pathlib import Path
 
 from bench.common import REPO, SHARED, finish, report_header, report_option
 
-BEFORE = "d21b338"  # the ExampleGen before issues 30 and 31 (no image measures)
+BEFORE = "af74754"  # the ExampleGen and StatisticsGen before the last issue-31 round
 REPEATS = 3
 DATASETS = ("caltech101_18", "caltech101")
 MULTI = ["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
@@ -120,9 +121,9 @@ def ratio_table(work: Path, before: Path, names: list[str], commit: str = BEFORE
              "reads and decodes every file whole with `tf.io.decode_image` on one thread "
              f"(files in the page cache for both). Before: commit {commit}.", "",
              "| data | images | decode loop img/s | ExampleGen before img/s | ratio | "
-             "ExampleGen now img/s | ratio | search off img/s | ratio | StatisticsGen s | "
-             "ExampleGen s | StatisticsGen / ExampleGen |", "|---|---|---|---|---|---|---|---|---|"
-             "---|---|---|"]
+             "ExampleGen now img/s | ratio | search off img/s | ratio | StatisticsGen before s | "
+             "StatisticsGen now s | ExampleGen s | StatisticsGen / ExampleGen |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for name in names:
         data = SHARED / name
         files = image_files(data)
@@ -135,18 +136,22 @@ def ratio_table(work: Path, before: Path, names: list[str], commit: str = BEFORE
                                          ("off", REPO, {"duplicate_search": False})):
                 out = work / f"eg-{name}-{label}-{repeat}"
                 runs[label].append(example_gen(tree, data, out, **changes)["seconds"])
-        out = work / f"eg-{name}-now-0"
-        stats = statistics.median(_python(REPO, STATISTICS_PROBE, str(out),
-                                          str(work / f"stats-{name}-{i}"))["seconds"]
-                                  for i in range(REPEATS))
+        out = work / f"eg-{name}-now-0"  # both StatisticsGens on today's Examples, interleaved
+        stats_runs: dict[str, list[float]] = {"before": [], "now": []}
+        for i in range(REPEATS):
+            for label, tree in (("before", before), ("now", REPO)):
+                stats_runs[label].append(_python(tree, STATISTICS_PROBE, str(out), str(
+                    work / f"stats-{name}-{label}-{i}"))["seconds"])
+        stats_before, stats = (statistics.median(stats_runs[k]) for k in ("before", "now"))
         loop = statistics.median(loops)
         speed = {label: len(files) / statistics.median(values) for label, values in runs.items()}
         now = statistics.median(runs["now"])
         lines.append(f"| {name} | {len(files):,} | {loop:,.0f} | {speed['before']:,.0f} | "
                      f"{speed['before'] / loop:.2f}x | {speed['now']:,.0f} | "
                      f"{speed['now'] / loop:.2f}x | {speed['off']:,.0f} | "
-                     f"{speed['off'] / loop:.2f}x | {stats:.1f} | {now:.1f} | {stats / now:.2f}x |")
-        print(lines[-1], runs, loops, flush=True)
+                     f"{speed['off'] / loop:.2f}x | {stats_before:.1f} | {stats:.1f} | {now:.1f} | "
+                     f"{stats / now:.2f}x |")
+        print(lines[-1], runs, loops, stats_runs, flush=True)
     return lines + [""]
 
 
