@@ -13,7 +13,13 @@ from tfx.types import standard_artifacts
 from components.common import features, label_vocabulary
 from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import EmptyDataError, Executor
-from components.image_example_gen.ingest import CHUNK_BYTES, MAX_CHUNK_SIZE, MIN_CHUNK_SIZE, chunked
+from components.image_example_gen.ingest import (
+    CHUNK_BYTES,
+    MAX_CHUNK_SIZE,
+    MIN_CHUNK_SIZE,
+    MIN_CHUNKS,
+    chunked,
+)
 from components.image_example_gen.layout import WHOLE_TREE
 from components.image_example_gen.options import IngestOptions
 from components.image_example_gen.sources import image_folder
@@ -236,8 +242,9 @@ def test_only_committed_bundles_files_reach_the_splits(tmp_path):
 
 def test_chunks_of_large_images_hold_about_chunk_bytes(tmp_path):
     # Chunks are sized by the images' stored sizes, so a chunk of phone photos does not hold
-    # 128 of them in memory; small photos go in the largest chunks; an unreadable file
-    # counts as empty (reading it quarantines it).
+    # hundreds of them in memory; small photos go in the largest chunks, yet a small data
+    # set is still cut in MIN_CHUNKS; an unreadable file counts as empty (reading it
+    # quarantines it).
     def chunks_of(name: str, count: int, size: int) -> list[list]:
         root = tmp_path / name
         (root / "a").mkdir(parents=True)
@@ -247,11 +254,14 @@ def test_chunks_of_large_images_hold_about_chunk_bytes(tmp_path):
         entries = [(i, image_folder.Item(f"a/{i:03d}.jpg", "a"), "all") for i in range(count)]
         return chunked(entries, image_folder.SOURCE, str(root))
 
-    large = chunks_of("large", 40, CHUNK_BYTES // 8)
-    assert [len(chunk) for chunk in large] == [8] * 5
-    assert [entry for chunk in large for entry in chunk][0][0] == 0  # in order
-    small = chunks_of("small", 300, 1000)
-    assert [len(chunk) for chunk in small] == [MAX_CHUNK_SIZE] * 2 + [300 - 2 * MAX_CHUNK_SIZE]
+    many = MIN_CHUNKS * MAX_CHUNK_SIZE + 5
+    large = chunks_of("large", 200, CHUNK_BYTES // 8)
+    assert [len(chunk) for chunk in large] == [8] * 25
+    assert [entry[0] for chunk in large for entry in chunk] == list(range(200))  # in order
+    small = chunks_of("small", many, 1000)
+    assert [len(chunk) for chunk in small] == [MAX_CHUNK_SIZE] * MIN_CHUNKS + [5]
+    few = chunks_of("few", 300, 1000)  # still MIN_CHUNKS chunks, for the pool's threads
+    assert len(few) == MIN_CHUNKS and max(len(chunk) for chunk in few) == 19
     assert len(chunks_of("huge", 5, CHUNK_BYTES)[0]) == MIN_CHUNK_SIZE
     missing = [(0, image_folder.Item("gone.jpg", "a"), "all")]
     assert chunked(missing, image_folder.SOURCE, str(tmp_path)) == [missing]

@@ -56,21 +56,26 @@ class Quarantined:
 
 
 # A chunk: the images read, fingerprinted and measured together (one task, one Beam element).
-# Every chunk costs a graph call, a Beam element and its writes; on caltech101's photos 128
-# a chunk ran the ExampleGen 1.15x faster than 32 (BENCHMARKS.md). Large images make
-# smaller chunks: a chunk's encoded bytes are held about twice (read, then in its Examples),
-# by each of the pool's chunks in flight, so a chunk is cut to about CHUNK_BYTES.
-MAX_CHUNK_SIZE = 128
+# Every chunk costs a graph call, a Beam element and its writes: on caltech101's photos,
+# chunks of 128 ran the ExampleGen 1.15x faster than chunks of 32, and 256 about 1.05x
+# faster again (BENCHMARKS.md). Large images make smaller chunks: a chunk's encoded bytes
+# are held about twice (read, then in its Examples) by each of the pool's chunks in
+# flight, so a chunk is cut to about CHUNK_BYTES; and small data sets keep MIN_CHUNKS
+# chunks, so the pool's threads have work side by side until the end.
+MAX_CHUNK_SIZE = 256
 MIN_CHUNK_SIZE = 4
+MIN_CHUNKS = 16
 CHUNK_BYTES = 32 << 20
 SIZE_SAMPLE = 32  # the images whose stored sizes say how large the data's images are
 
 
-def chunk_size(sizes: Sequence[int]) -> int:
-    """Images per chunk for images of these stored sizes (a sample): about CHUNK_BYTES of
-    them, within MIN_CHUNK_SIZE and MAX_CHUNK_SIZE."""
+def chunk_size(sizes: Sequence[int], count: int) -> int:
+    """Images per chunk for count images of these stored sizes (a sample): about
+    CHUNK_BYTES of them, at most a MIN_CHUNKS-th of them, within MIN_CHUNK_SIZE and
+    MAX_CHUNK_SIZE."""
     mean = sum(sizes) / len(sizes) if sizes else 0
-    return max(MIN_CHUNK_SIZE, min(MAX_CHUNK_SIZE, int(CHUNK_BYTES // max(mean, 1))))
+    wanted = min(CHUNK_BYTES // max(mean, 1), -(-count // MIN_CHUNKS))
+    return int(max(MIN_CHUNK_SIZE, min(MAX_CHUNK_SIZE, wanted)))
 
 
 def chunked(entries: Sequence[tuple[int, sources.Item, str]], source: sources.Source,
@@ -78,7 +83,8 @@ def chunked(entries: Sequence[tuple[int, sources.Item, str]], source: sources.So
     """(index, item, input) entries cut into chunks of chunk_size, in order, sized by the
     stored sizes of SIZE_SAMPLE entries spread over the listing."""
     sample = entries[::max(1, len(entries) // SIZE_SAMPLE)][:SIZE_SAMPLE]
-    size = chunk_size([_stored_size(source, input_base, item) for _, item, _ in sample])
+    size = chunk_size([_stored_size(source, input_base, item) for _, item, _ in sample],
+                      len(entries))
     return [list(entries[i:i + size]) for i in range(0, len(entries), size)]
 
 
