@@ -214,7 +214,8 @@ def breakdown_table(work: Path, name: str) -> list[str]:
         return value
 
     write_record = _record_writer()
-    size = chunk_size([path.stat().st_size for path in files[:SIZE_SAMPLE]], len(files))
+    sample = files[::max(1, len(files) // SIZE_SAMPLE)][:SIZE_SAMPLE]  # as ingest.chunked
+    size = chunk_size([path.stat().st_size for path in sample], len(files))
     for start in range(0, len(files), size):  # as the ExampleGen does: chunk by chunk
         paths = files[start:start + size]
         datas = [timed("read the file", path.read_bytes) for path in paths]
