@@ -77,13 +77,12 @@ def _bytes_entry(key: str, value: bytes) -> bytes:
 @functools.cache
 def _int64_entry(key: str, value: int) -> bytes:
     feature = _delimited(_FIELD_3, _delimited(_FIELD_1, _varint(value)))  # packed, as proto3
-    return _delimited(_FIELD_1, _delimited(_FIELD_1, key.encode()) + _delimited(_FIELD_2, feature))
+    return _delimited(_FIELD_1, _key_field(key) + _delimited(_FIELD_2, feature))
 
 
 def _float_entry_head(key: str) -> bytes:
     """A Features map entry for key up to its one float's four bytes."""
-    name = key.encode()
-    entry = _FIELD_1 + _varint(len(name)) + name + _FLOAT_FEATURE
+    entry = _key_field(key) + _FLOAT_FEATURE
     return _FIELD_1 + _varint(len(entry) + 4) + entry
 
 

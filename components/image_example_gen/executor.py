@@ -103,68 +103,7 @@ def _example_bytes(record: Ingested, data: bytes, label_ids: dict[str, int]) -> 
                               label_ids[record.item.class_name], data, info, record.measures)
 
 
-class _ChunkAheadDoFn(beam.DoFn):
-    """A DoFn over chunks whose work (file reads and decodes, which release the GIL, and the
-    chunk's array steps) runs in a small thread pool, one task per chunk, CHUNKS_AHEAD
-    chunks ahead: a chunk's task is submitted when it arrives and its outputs are yielded
-    once that many newer chunks are in the pool (or the bundle ends). So the pool always
-    has chunks queued while this thread writes the chunk before and Beam runs the steps
-    after it (one chunk ahead, the pool still idled about a sixth of the time, waiting for
-    this thread).
-
-    Subclasses give _work (in the pool, one chunk -> one result per item) and _outputs (in
-    this thread, one chunk); both read the images of input_base through the options'
-    source.
-    """
-
-    CHUNKS_AHEAD = 2
-    _pool: ThreadPoolExecutor | None = None
-    _in_flight: collections.deque | None = None  # (chunk, the future of its work, side inputs)
-
-    def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions):
-        self._input_base = input_base
-        self._label_ids = label_ids
-        self._options = options
-        self._source: sources.Source | None = None
-
-    def setup(self) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=self._options.read_threads or min(
-            4, os.cpu_count() or 1))
-        self._source = sources.source(self._options.data_format)
-
-    def teardown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown()
-
-    def _work(self, chunk: list) -> list:
-        raise NotImplementedError
-
-    def _outputs(self, chunk: list, results: list, *side_inputs):
-        raise NotImplementedError
-
-    def start_bundle(self) -> None:
-        self._in_flight = collections.deque()
-
-    def process(self, chunk: list, *side_inputs):
-        self._in_flight.append((chunk, self._pool.submit(self._work, chunk), side_inputs))
-        while len(self._in_flight) > self.CHUNKS_AHEAD:
-            yield from self._finish(self._in_flight.popleft())
-
-    def finish_bundle(self):
-        while self._in_flight:
-            yield from _windowed(self._finish(self._in_flight.popleft()))
-        yield from _windowed(self._bundle_outputs())
-
-    def _bundle_outputs(self):
-        """What the bundle outputs once its last chunk is done (nothing by default)."""
-        return ()
-
-    def _finish(self, in_flight: tuple):
-        chunk, future, side_inputs = in_flight
-        return self._outputs(chunk, future.result(), *side_inputs)
-
-
-class _ReadAndFingerprint(_ChunkAheadDoFn):
+class _ReadAndFingerprint(beam.DoFn):
     """A chunk of (index, item, input), given by its number in the listing file
     (part_files.write_listing) -> one chunk of signatures for the duplicate search,
     quarantine records with the reason, the flagged images; the chunk's Examples written
@@ -176,11 +115,26 @@ class _ReadAndFingerprint(_ChunkAheadDoFn):
     releases the GIL), a chunk's pictures are fingerprinted and measured as arrays
     (ingest.ingest_chunk), and Beam pays its per-element cost once per chunk instead of
     once per image.
+
+    A chunk's work (_work: file reads and decodes, which release the GIL, and the chunk's
+    array steps) runs in a small thread pool, one task per chunk, CHUNKS_AHEAD chunks
+    ahead: a chunk's task is submitted when it arrives and its outputs (_outputs, in this
+    thread) are yielded once that many newer chunks are in the pool (or the bundle ends).
+    So the pool always has chunks queued while this thread writes the chunk before and Beam
+    runs the steps after it (one chunk ahead, the pool still idled about a sixth of the
+    time, waiting for this thread).
     """
+
+    CHUNKS_AHEAD = 2
+    _pool: ThreadPoolExecutor | None = None
+    _in_flight: collections.deque | None = None  # (chunk, the future of its work)
 
     def __init__(self, input_base: str, label_ids: dict[str, int], options: IngestOptions,
                  listing_path: str, parts_dir: str):
-        super().__init__(input_base, label_ids, options)
+        self._input_base = input_base
+        self._label_ids = label_ids
+        self._options = options
+        self._source: sources.Source | None = None
         self._listing_path = listing_path
         self._parts_dir = parts_dir
         self._listing: list | None = None
@@ -191,16 +145,34 @@ class _ReadAndFingerprint(_ChunkAheadDoFn):
         self._quarantined = beam.metrics.Metrics.counter("visionpipe", "images_quarantined")
 
     def setup(self) -> None:
-        super().setup()
+        self._pool = ThreadPoolExecutor(max_workers=self._options.read_threads or min(
+            4, os.cpu_count() or 1))
+        self._source = sources.source(self._options.data_format)
         self._listing = read_listing(self._listing_path)
 
+    def teardown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+
     def start_bundle(self) -> None:
-        super().start_bundle()
+        self._in_flight = collections.deque()
         self._files = BundleFiles(os.path.join(self._parts_dir, _EXAMPLES_PART))
         self._staged = BundleFiles(os.path.join(self._parts_dir, _STAGED_PART), compressed=False)
 
-    def process(self, chunk_number: int, *side_inputs):
-        yield from super().process(self._listing[chunk_number], *side_inputs)
+    def process(self, chunk_number: int):
+        chunk = self._listing[chunk_number]
+        self._in_flight.append((chunk, self._pool.submit(self._work, chunk)))
+        while len(self._in_flight) > self.CHUNKS_AHEAD:
+            yield from self._finish(self._in_flight.popleft())
+
+    def finish_bundle(self):
+        while self._in_flight:
+            yield from _windowed(self._finish(self._in_flight.popleft()))
+        yield from _windowed(self._bundle_outputs())
+
+    def _finish(self, in_flight: tuple):
+        chunk, future = in_flight
+        return self._outputs(chunk, future.result())
 
     def _work(self, chunk: list[tuple[int, sources.Item, str]]
               ) -> tuple[list[Fingerprinted | Quarantined], dict[str, bytes]]:
@@ -246,6 +218,7 @@ class _ReadAndFingerprint(_ChunkAheadDoFn):
             yield beam.pvalue.TaggedOutput(_IMAGE_ISSUES, flagged)
 
     def _bundle_outputs(self):
+        """Once the bundle's last chunk is written: its Examples files and staged pair."""
         for role, path in self._files.close().items():
             yield beam.pvalue.TaggedOutput(_EXAMPLE_FILES, (role, FIRST_PASS_FILE_NAME, path))
         staged = self._staged.close()

@@ -1,5 +1,6 @@
-"""Part files: what waits on disk between the ExampleGen's two passes, one file per Beam bundle,
-and the listing the first pass reads.
+"""Part files: what waits on disk for the duplicate search (the images' signatures), one file
+per Beam bundle, and the listing the pass over the images reads. (The staged hash-split
+records are read back by read_part_file too: write.BundleFiles writes them, as pickles.)
 
 Written by hand rather than with Beam's WriteToTFRecord and ReadAllFromTFRecord: those are
 made for outputs that outlive the run, and each adds its own small stages (a temp folder,

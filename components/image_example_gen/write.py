@@ -95,7 +95,8 @@ class BundleFiles:
     def write(self, key, block: bytes) -> None:
         """Appends block (framed records) to key's file."""
         if key not in self._files:
-            path = os.path.join(self._folder, f"{uuid.uuid4().hex}.gz")
+            path = os.path.join(self._folder,
+                                uuid.uuid4().hex + (".gz" if self._compressed else ""))
             raw = FileSystems.create(path, compression_type=CompressionTypes.UNCOMPRESSED)
             self._files[key] = _StoredGzipFile(raw, GZIP_LEVEL) if self._compressed else raw
             self._paths[key] = path
