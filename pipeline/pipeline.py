@@ -17,7 +17,7 @@ from components.image_example_gen.layout import TRAIN, VALIDATION, DataLayout
 from components.kfp.data_fingerprint import DataFingerprint
 from components.pusher.component import AtomicPusher
 from components.schema_gen.component import SchemaGen
-from components.schema_gen.statistics_options import statistics_options
+from components.statistics_gen.component import StatisticsGen
 from components.trainer.tuning import TUNING_KEY
 from pipeline.config import PipelineConfig
 
@@ -53,8 +53,7 @@ def create_pipeline(
         data_fingerprint=(fingerprint.outputs["fingerprint"].future()[0].value
                           if fingerprint else None),
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"],
-                                                  stats_options=statistics_options())
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     if config.schema:
         schema_gen = tfx.components.ImportSchemaGen(schema_file=config.schema)
     else:

@@ -10,7 +10,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tensorflow as tf
 from PIL import Image
+
+from components.image_example_gen.example_encoding import image_example
+from components.image_example_gen.fingerprints import hash_picture, upright_rgb
+from components.image_example_gen.image_measures import measure
+from components.image_example_gen.validation import decode_for_validation
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,6 +28,21 @@ def image_bytes(fmt: str = "JPEG", mode: str = "RGB", size=(40, 30), seed: int =
     buffer = io.BytesIO()
     Image.fromarray(pixels, "RGB").convert(mode).save(buffer, fmt)
     return buffer.getvalue()
+
+
+def written_example(path: str, class_name: str, label: int, data: bytes) -> tf.train.Example:
+    """The Example the ExampleGen writes for data (validated and measured as it does)."""
+    info, pixels = decode_for_validation(data)
+    return image_example(path, class_name, label, data, info,
+                         measure(hash_picture(upright_rgb(pixels)), info.height, info.width))
+
+
+def write_examples(path: Path, examples) -> None:
+    """examples as a gzipped TFRecord file at path, as the ExampleGen writes them."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
+        for example in examples:
+            writer.write(example.SerializeToString())
 
 
 def run_cli(*args: str, timeout: int = 900, cwd: Path = REPO,

@@ -2,16 +2,12 @@
 
 import pytest
 import tensorflow as tf
-from conftest import REPO, image_bytes, run_cli, run_main
+from conftest import REPO, image_bytes, run_cli, run_main, write_examples, written_example
 from google.protobuf import text_format
 from tensorflow_metadata.proto.v0 import schema_pb2
 from tfx import v1 as tfx
 
 from components.anomaly_gate.component import AnomalyGate
-from components.image_example_gen.example_encoding import image_example
-from components.image_example_gen.fingerprints import hash_picture, upright_rgb
-from components.image_example_gen.image_measures import measure
-from components.image_example_gen.validation import decode_for_validation
 from pipeline.data_tools.demo import CLASSES, make_demo_data
 
 DEMO_SCHEMA = REPO / "schemas" / "demo.pbtxt"
@@ -21,16 +17,9 @@ def _schema() -> schema_pb2.Schema:
     return text_format.Parse(DEMO_SCHEMA.read_text(), schema_pb2.Schema())
 
 
-def _example(path: str, class_name: str, label: int, data: bytes) -> tf.train.Example:
-    """The Example the ExampleGen writes for data (validated and measured as it does)."""
-    info, pixels = decode_for_validation(data)
-    return image_example(path, class_name, label, data, info,
-                         measure(hash_picture(upright_rgb(pixels)), info.height, info.width))
-
-
 def test_demo_schema_parses_and_names_exactly_what_the_example_gen_writes():
     schema = _schema()
-    example = _example("circle/a.jpg", "circle", 0, image_bytes())
+    example = written_example("circle/a.jpg", "circle", 0, image_bytes())
     assert {f.name for f in schema.feature} == set(example.features.feature)
     domains = {d.name: list(d.value) for d in schema.string_domain}
     assert domains["label_name"] == list(CLASSES)
@@ -56,17 +45,10 @@ def test_an_unseen_class_stops_the_run_with_the_anomaly_named(tmp_path):
     assert not (tmp_path / "runs" / "serving").exists()
 
 
-def _write_examples(path, examples):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tf.io.TFRecordWriter(str(path), options="GZIP") as writer:
-        for example in examples:
-            writer.write(example.SerializeToString())
-
-
 def test_empty_image_feature_and_unaccepted_format_are_anomalies(tmp_path):
     good = []
     for i in range(30):
-        good.append(_example(f"{CLASSES[i % 3]}/{i}.jpg", CLASSES[i % 3], i % 3,
+        good.append(written_example(f"{CLASSES[i % 3]}/{i}.jpg", CLASSES[i % 3], i % 3,
                              image_bytes(seed=i)))
     webp = tf.train.Example()
     webp.CopyFrom(good[0])
@@ -74,8 +56,8 @@ def test_empty_image_feature_and_unaccepted_format_are_anomalies(tmp_path):
     empty = tf.train.Example()
     empty.CopyFrom(good[1])
     del empty.features.feature["image_raw"].bytes_list.value[:]
-    _write_examples(tmp_path / "data" / "train" / "data.gz", good)
-    _write_examples(tmp_path / "data" / "eval" / "data.gz", [*good[:5], webp, empty])
+    write_examples(tmp_path / "data" / "train" / "data.gz", good)
+    write_examples(tmp_path / "data" / "eval" / "data.gz", [*good[:5], webp, empty])
 
     example_gen = tfx.components.ImportExampleGen(
         input_base=str(tmp_path / "data"),
