@@ -59,10 +59,14 @@ print(json.dumps({"seconds": time.perf_counter() - started, "cpu": time.process_
 STATISTICS_PROBE = """
 import json, sys, time
 import components
-try:  # this project's StatisticsGen executor where the tree has one (after issue 31's work)
+import os
+# This project's StatisticsGen executor where the tree (the cwd) has one, TFX's before it.
+# Asked of the tree's files: the editable install's finder would find a module missing
+# from an older tree in the checkout's.
+if os.path.exists("components/statistics_gen/executor.py"):
     from components.statistics_gen.executor import Executor
     from components.statistics_gen.options import statistics_options
-except ImportError:
+else:
     from tfx.components.statistics_gen.executor import Executor
     from components.schema_gen.statistics_options import statistics_options
 from tfx.components.util import examples_utils
@@ -72,7 +76,7 @@ from tfx.types import artifact_utils, standard_artifacts
 examples = standard_artifacts.Examples()
 examples.uri = sys.argv[1]
 examples.split_names = artifact_utils.encode_split_names(
-    sorted(p.removeprefix("Split-") for p in __import__("os").listdir(sys.argv[1]) if p.startswith("Split-")))
+    sorted(p.removeprefix("Split-") for p in os.listdir(sys.argv[1]) if p.startswith("Split-")))
 examples_utils.set_payload_format(examples, example_gen_pb2.FORMAT_TF_EXAMPLE)
 examples.set_string_custom_property("file_format", "tfrecords_gzip")
 output = standard_artifacts.ExampleStatistics()
