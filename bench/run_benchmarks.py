@@ -28,7 +28,7 @@ from components.image_example_gen.component import executor_properties
 from components.image_example_gen.executor import Executor
 from components.image_example_gen.sources import image_folder
 from pipeline.config import DEFAULT_BEAM_ARGS
-from pipeline.data_tools.demo import make_demo_data
+from pipeline.data_tools.demo import SETTINGS, make_demo_data
 
 RPS = SHARED / "rps_28px"
 
@@ -66,10 +66,7 @@ def folder_bytes(folder: Path) -> int:
 
 def full_run(data: Path, output: Path) -> tuple[float, dict]:
     """Wall time of `make run`'s pipeline command (install excluded) and its summary."""
-    makefile = (REPO / "Makefile").read_text()
-    demo_args = makefile.split("DEMO_ARGS :=")[1].split("\n\n")[0].replace("\\\n", " ").split()
-    demo_args = [str(data) if a == "$(DEMO_DATA)" else a for a in demo_args]
-    demo_args[demo_args.index("--output") + 1] = str(output)
+    demo_args = ["--data", str(data), "--name", "demo", "--output", str(output), *SETTINGS]
     started = time.perf_counter()
     subprocess.run([sys.executable, "-m", "pipeline.cli", "run", *demo_args], cwd=REPO,
                    check=True, capture_output=True, text=True)
