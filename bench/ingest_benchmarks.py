@@ -209,7 +209,7 @@ def breakdown_table(work: Path, name: str) -> list[str]:
         upright_rgb,
     )
     from components.image_example_gen.image_measures import measure_all
-    from components.image_example_gen.ingest import SIZE_SAMPLE, chunk_size
+    from components.image_example_gen.ingest import chunk_size, size_sample
     from components.image_example_gen.validation import decode_all_for_validation
 
     files = image_files(SHARED / name)
@@ -222,8 +222,7 @@ def breakdown_table(work: Path, name: str) -> list[str]:
         return value
 
     write_record = _record_writer()
-    sample = files[::max(1, len(files) // SIZE_SAMPLE)][:SIZE_SAMPLE]  # as ingest.chunked
-    size = chunk_size([path.stat().st_size for path in sample], len(files))
+    size = chunk_size([path.stat().st_size for path in size_sample(files)], len(files))
     for start in range(0, len(files), size):  # as the ExampleGen does: chunk by chunk
         paths = files[start:start + size]
         datas = [timed("read the file", path.read_bytes) for path in paths]

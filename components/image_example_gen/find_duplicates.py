@@ -1,8 +1,8 @@
 """The duplicate search of duplicates.py inside the ExampleGen's Beam pipeline.
 
-Each chunk of images (the ExampleGen validates up to 256 at a time) becomes one compact array of
-their hashes (28 bytes per image, duplicates.HASHES), fused into the stage that reads the
-images; the search itself is one step on one worker, given every chunk's hashes and the
+Each chunk of images (the ExampleGen validates up to ingest.MAX_CHUNK_SIZE at a time)
+becomes one compact array of their hashes (28 bytes per image, duplicates.HASHES), fused
+into the stage that reads the images; the search itself is one step on one worker, given every chunk's hashes and the
 part files holding the images' signatures as side inputs: the 24 bands' candidate pairs
 from the joined hashes (28 bytes per image), then the thumbnails of the images
 they name and the members of the confirmed pairs, each read back from the part files in

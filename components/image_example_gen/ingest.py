@@ -81,11 +81,15 @@ def chunk_size(sizes: Sequence[int], count: int) -> int:
 def chunked(entries: Sequence[tuple[int, sources.Item, str]], source: sources.Source,
             input_base: str) -> list[list[tuple[int, sources.Item, str]]]:
     """(index, item, input) entries cut into chunks of chunk_size, in order, sized by the
-    stored sizes of SIZE_SAMPLE entries spread over the listing."""
-    sample = entries[::max(1, len(entries) // SIZE_SAMPLE)][:SIZE_SAMPLE]
-    size = chunk_size([_stored_size(source, input_base, item) for _, item, _ in sample],
-                      len(entries))
+    stored sizes of size_sample(entries)."""
+    size = chunk_size([_stored_size(source, input_base, item)
+                       for _, item, _ in size_sample(entries)], len(entries))
     return [list(entries[i:i + size]) for i in range(0, len(entries), size)]
+
+
+def size_sample(entries: Sequence) -> Sequence:
+    """SIZE_SAMPLE of entries, spread over them (a listing comes grouped by class)."""
+    return entries[::max(1, len(entries) // SIZE_SAMPLE)][:SIZE_SAMPLE]
 
 
 def _stored_size(source: sources.Source, input_base: str, item: sources.Item) -> int:
