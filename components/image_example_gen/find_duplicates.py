@@ -2,13 +2,13 @@
 
 Each chunk of images (the ExampleGen validates up to ingest.MAX_CHUNK_SIZE at a time)
 becomes one compact array of their hashes (28 bytes per image, duplicates.HASHES), fused
-into the stage that reads the images; the search itself is one step on one worker, given every chunk's hashes and the
-part files holding the images' signatures as side inputs: the 24 bands' candidate pairs
-from the joined hashes (28 bytes per image), then the thumbnails of the images
-they name and the members of the confirmed pairs, each read back from the part files in
-a stream (duplicates.find). Nothing about an image is shuffled, and nothing per band:
-the local runner copies what a grouping shuffles about three times in memory, and every
-extra stage costs a local run a fixed few tens of milliseconds.
+into the stage that reads the images; the search itself is one step on one worker, given
+every chunk's hashes and the part files holding the images' signatures as side inputs: the
+24 bands' candidate pairs from the joined hashes (28 bytes per image), then the thumbnails
+of the images they name and the members of the confirmed pairs, each read back from the
+part files in a stream (duplicates.find). Nothing about an image is shuffled, and nothing
+per band: the local runner copies what a grouping shuffles about three times in memory,
+and every extra stage costs a local run a fixed few tens of milliseconds.
 """
 
 from __future__ import annotations
